@@ -1,0 +1,1 @@
+export function ensurePythonEnv(options?: { quiet?: boolean }): string;

@@ -1,0 +1,32 @@
+import { providerReady, runDoctor } from '../../core/actions/doctor.js';
+import { PROVIDERS, type ProviderId } from '../../core/config/schema.js';
+import type { CommandSpec } from '../context.js';
+import { table } from '../style.js';
+
+export const doctorCommand: CommandSpec = {
+  name: 'doctor',
+  summary: 'check python, pip, the config and each provider’s credentials',
+  description:
+    'Check what each provider needs: Python and pip, a valid config, and AWS or Azure credentials (named by their source, never printed). Exits 1 when the chosen provider (--provider, else the config’s) is missing something.',
+  options: [{ flags: '--provider <provider>', description: 'the provider whose needs decide the exit code', choices: PROVIDERS }],
+  examples: [
+    { command: 'mlserve doctor', description: 'everything, as a table' },
+    { command: 'mlserve doctor --provider aws --json', description: 'for CI' },
+  ],
+  async run(ctx, _args, raw) {
+    const opts: Parameters<typeof runDoctor>[0] = { cwd: ctx.io.cwd, env: ctx.io.env };
+    if (ctx.options.config) opts.configPath = ctx.options.config;
+    if (ctx.options.stage) opts.stage = ctx.options.stage;
+    const { checks, config } = await runDoctor(opts);
+    const provider = (raw.provider as ProviderId | undefined) ?? config?.config.provider ?? 'local';
+    const ready = providerReady(checks, provider);
+    const { style } = ctx;
+    const mark = { ok: style.green('ok'), warn: style.yellow('warn'), fail: style.red('FAIL') };
+    const rows = [['check', 'for', 'status', 'detail'], ...checks.map((c) => [c.name, c.provider, mark[c.status], c.detail])];
+    return {
+      data: { provider, ready, checks },
+      text: `${table(rows, style)}\n\n${ready ? style.green(`ready for ${provider}`) : style.red(`not ready for ${provider}: fix the FAIL lines above`)}`,
+      exitCode: ready ? 0 : 1,
+    };
+  },
+};

@@ -1,0 +1,14 @@
+import { configJsonSchema } from '../../core/config/schema.js';
+import type { CommandSpec } from '../context.js';
+
+export const schemaCommand: CommandSpec = {
+  name: 'schema',
+  summary: 'print the JSON Schema of mlserve.config.yaml',
+  description: 'Print the JSON Schema of mlserve.config.yaml, for editor completion and validation (yaml-language-server, VS Code).',
+  examples: [{ command: 'mlserve schema > mlserve.schema.json', description: 'save it for your editor' }],
+  async run() {
+    const schema = configJsonSchema();
+    // The schema is the document itself, with or without --json.
+    return { data: { schema }, text: JSON.stringify(schema, null, 2) };
+  },
+};

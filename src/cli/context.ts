@@ -1,0 +1,46 @@
+import type { Reporter } from '../core/reporter.js';
+import type { CliIO } from './io.js';
+import type { Style } from './style.js';
+
+/** Global options every command accepts. */
+export interface GlobalOptions {
+  config?: string;
+  stage?: string;
+  json: boolean;
+  yes: boolean;
+  debug: boolean;
+  color: boolean;
+}
+
+/** What a command's run() gets: the world (io), the global options, and how to report. */
+export interface CommandContext {
+  io: CliIO;
+  options: GlobalOptions;
+  reporter: Reporter;
+  style: Style;
+  /** True only on a TTY (stdin and stdout), without CI and without --json: the only time to prompt. */
+  interactive: boolean;
+}
+
+/** What a command returns: `data` is the --json document (ok: true is added); `text` goes to stdout. */
+export interface CommandResult {
+  data: Record<string, unknown>;
+  text?: string;
+  /** Non-zero for "ran fine but the answer is no" (e.g. doctor found a failing check). */
+  exitCode?: number;
+}
+
+/** A command as data: its spec (name, arguments, options, examples) and its run function. */
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  description?: string;
+  arguments?: { name: string; description: string; required?: boolean }[];
+  options?: { flags: string; description: string; default?: string | boolean; choices?: readonly string[] }[];
+  examples: { command: string; description: string }[];
+  run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<CommandResult>;
+}
+
+export function isInteractive(io: CliIO, json: boolean): boolean {
+  return io.stdin.isTTY === true && io.stdout.isTTY === true && !io.env.CI && !json;
+}

@@ -1,0 +1,58 @@
+import type { Reporter } from '../core/reporter.js';
+import type { CliIO } from './io.js';
+import type { Style } from './style.js';
+
+/**
+ * The CLI's Reporter: an ora spinner per step on an interactive terminal, plain lines otherwise.
+ * Everything goes to stderr so stdout carries only the result.
+ */
+export class CliReporter implements Reporter {
+  constructor(
+    private readonly io: CliIO,
+    private readonly style: Style,
+    readonly interactive: boolean,
+    private readonly debugEnabled: boolean,
+  ) {}
+
+  async step<T>(title: string, task: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    if (this.io.stderr.isTTY && !this.io.env.CI) {
+      const { default: ora } = await import('ora');
+      const spinner = ora({ text: title, stream: this.io.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
+      try {
+        const result = await task();
+        spinner.succeed(`${title} ${this.style.dim(`(${elapsed(started)})`)}`);
+        return result;
+      } catch (error) {
+        spinner.fail(title);
+        throw error;
+      }
+    }
+    this.io.stderr.write(`${this.style.cyan('•')} ${title}\n`);
+    const result = await task();
+    if (this.debugEnabled) this.debug(`${title} took ${elapsed(started)}`);
+    return result;
+  }
+
+  info(message: string): void {
+    this.io.stderr.write(`${message}\n`);
+  }
+
+  warn(message: string): void {
+    this.io.stderr.write(`${this.style.yellow('warning:')} ${message}\n`);
+  }
+
+  debug(message: string): void {
+    if (this.debugEnabled) this.io.stderr.write(`${this.style.dim(`debug: ${message}`)}\n`);
+  }
+
+  async confirm(question: string, defaultValue: boolean): Promise<boolean> {
+    const { confirm } = await import('@inquirer/prompts');
+    return confirm({ message: question, default: defaultValue }, { output: this.io.stderr as NodeJS.WritableStream, input: this.io.stdin });
+  }
+}
+
+function elapsed(since: number): string {
+  const ms = Date.now() - since;
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}

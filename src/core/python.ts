@@ -1,0 +1,38 @@
+import { execa } from 'execa';
+import { MlserveError } from './errors.js';
+
+export interface PythonInfo {
+  path: string;
+  version: string;
+}
+
+/** The Python mlserve uses on this machine: $MLSERVE_PYTHON, else python3, else python. */
+export async function findPython(env: Record<string, string | undefined>): Promise<PythonInfo> {
+  const candidates = env.MLSERVE_PYTHON ? [env.MLSERVE_PYTHON] : ['python3', 'python'];
+  for (const candidate of candidates) {
+    try {
+      const { stdout } = await execa(candidate, ['-c', 'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3])'], {
+        env,
+        extendEnv: false,
+        timeout: 15_000,
+      });
+      const [path, version] = stdout.trim().split('\n');
+      if (path && version) return { path, version };
+    } catch {
+      // try the next candidate
+    }
+  }
+  throw new MlserveError('PYTHON_NOT_FOUND', `no Python found (tried ${candidates.join(', ')})`, {
+    hint: 'install Python 3.9–3.13, or set MLSERVE_PYTHON to its path',
+  });
+}
+
+/** `pip --version` of a Python, or undefined when pip is missing. */
+export async function pipVersion(python: string, env: Record<string, string | undefined>): Promise<string | undefined> {
+  try {
+    const { stdout } = await execa(python, ['-m', 'pip', '--version'], { env, extendEnv: false, timeout: 30_000 });
+    return /^pip (\S+)/.exec(stdout)?.[1];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,136 @@
+"""Build the small real models the tests use. Usage: make_models.py <kind> <out_dir>.
+
+kinds: sklearn-classifier, sklearn-regressor, sklearn-pickle, onnx, torchscript, torch-eager, custom.
+Prints a JSON line describing what was written (files, expected predictions for a few rows).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+
+
+def iris():
+    from sklearn.datasets import load_iris
+
+    return load_iris(return_X_y=True)
+
+
+def sklearn_classifier(out):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris()
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    joblib.dump(model, os.path.join(out, "model.joblib"))
+    return {"file": "model.joblib", "rows": ROWS, "predictions": model.predict(ROWS).tolist(),
+            "probabilities": model.predict_proba(ROWS).tolist()}
+
+
+def sklearn_regressor(out):
+    import joblib
+    from sklearn.linear_model import Ridge
+
+    X, y = iris()
+    model = Ridge().fit(X[:, :3], X[:, 3])
+    joblib.dump(model, os.path.join(out, "model.joblib"))
+    rows = [r[:3] for r in ROWS]
+    return {"file": "model.joblib", "rows": rows, "predictions": model.predict(rows).tolist()}
+
+
+def sklearn_pickle(out):
+    import pickle
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris()
+    model = DecisionTreeClassifier(random_state=0).fit(X, y)
+    with open(os.path.join(out, "model.pkl"), "wb") as f:
+        pickle.dump(model, f, protocol=2)
+    return {"file": "model.pkl", "rows": ROWS, "predictions": model.predict(ROWS).tolist()}
+
+
+def onnx_model(out):
+    """A linear classifier (MatMul + Add + ArgMax) built with onnx.helper: no converter needed."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris()
+    lr = LogisticRegression(max_iter=500).fit(X, y)
+    W = numpy_helper.from_array(lr.coef_.T.astype(np.float32), "W")
+    B = numpy_helper.from_array(lr.intercept_.astype(np.float32), "B")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["input", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "B"], ["scores"]),
+            helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0),
+        ],
+        "iris-linear",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3]),
+        ],
+        initializer=[W, B],
+    )
+    model = helper.make_model(graph, producer_name="mlserve-tests", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(out, "model.onnx"))
+    scores = np.asarray(ROWS, dtype=np.float32) @ lr.coef_.T.astype(np.float32) + lr.intercept_.astype(np.float32)
+    return {"file": "model.onnx", "rows": ROWS, "predictions": scores.argmax(axis=1).tolist()}
+
+
+class _Net:
+    pass
+
+
+def torchscript(out, eager=False):
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).eval()
+    path = os.path.join(out, "model.pt")
+    if eager:
+        torch.save(net, path)
+    else:
+        torch.jit.script(net).save(path)
+    with torch.no_grad():
+        preds = net(torch.tensor(ROWS, dtype=torch.float32)).tolist()
+    return {"file": "model.pt", "rows": ROWS, "predictions": preds}
+
+
+CUSTOM = '''"""A custom model: doubles the sum of each row."""
+
+
+def load(model_dir):
+    return {"factor": 2.0}
+
+
+def predict(model, inputs):
+    return [model["factor"] * sum(row) for row in inputs]
+'''
+
+
+def custom(out):
+    with open(os.path.join(out, "predict.py"), "w") as f:
+        f.write(CUSTOM)
+    return {"file": "predict.py", "rows": ROWS, "predictions": [2.0 * sum(r) for r in ROWS]}
+
+
+KINDS = {
+    "sklearn-classifier": sklearn_classifier,
+    "sklearn-regressor": sklearn_regressor,
+    "sklearn-pickle": sklearn_pickle,
+    "onnx": onnx_model,
+    "torchscript": torchscript,
+    "torch-eager": lambda out: torchscript(out, eager=True),
+    "custom": custom,
+}
+
+if __name__ == "__main__":
+    kind, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    print(json.dumps(KINDS[kind](out)))
