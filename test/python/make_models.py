@@ -42,6 +42,7 @@ def sklearn_regressor(out):
 
 def sklearn_pickle(out):
     import pickle
+
     from sklearn.tree import DecisionTreeClassifier
 
     X, y = iris()

@@ -1,0 +1,45 @@
+"""One JSON line per request, which is also a CloudWatch Embedded Metric Format record, so latency,
+error and cold-start metrics need no API calls."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+NAMESPACE = "mlserve"
+
+
+def log(event: str, **fields) -> None:
+    record = {"level": "ERROR" if event.endswith("error") else "INFO", "event": event, **fields}
+    sys.stdout.write(json.dumps(record, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def request_record(model_name: str, fields: dict) -> dict:
+    """The per-request log line with EMF metadata for Latency, Errors and ColdStart by Model."""
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Model"]],
+                "Metrics": [
+                    {"Name": "Latency", "Unit": "Milliseconds"},
+                    {"Name": "Errors", "Unit": "Count"},
+                    {"Name": "ColdStart", "Unit": "Count"},
+                ],
+            }],
+        },
+        "Model": model_name,
+        "Latency": fields["latency_ms"],
+        "Errors": 1 if fields["status"] >= 500 else 0,
+        "ColdStart": 1 if fields["cold_start"] else 0,
+        "level": "ERROR" if fields["status"] >= 500 else "INFO",
+        "event": "request",
+        **fields,
+    }
+
+
+def emit(record: dict) -> None:
+    sys.stdout.write(json.dumps(record, default=str) + "\n")
+    sys.stdout.flush()

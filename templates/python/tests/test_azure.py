@@ -1,0 +1,47 @@
+"""Azure: the custom-handler envelope the Functions host POSTs, and the Python v2 model adapter."""
+import json
+
+from mlserve_runtime import azure
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def test_the_published_custom_handler_request_to_another_route_gets_a_json_404(event, handler):
+    result = handler(event("azure/custom-handler-http-request.json"))
+    res = result["Outputs"]["res"]
+    assert res["statusCode"] == 404 and json.loads(res["body"])["error"]["message"].startswith("no route POST /order")
+
+
+def test_the_custom_handler_request_carrying_instances_gets_predictions(event, handler, sklearn_bundle):
+    published = event("azure/custom-handler-http-request.json")
+    published["Data"]["req"]["Url"] = "http://localhost:7071/api/v1/models/iris:predict"
+    published["Data"]["req"]["Body"] = json.dumps({"instances": ROWS})
+    result = handler(published)
+    res = result["Outputs"]["res"]
+    assert res["statusCode"] == 200
+    assert json.loads(res["body"]) == {"predictions": sklearn_bundle[1]["predictions"][:2]}
+    assert res["headers"]["content-type"] == "application/json"
+
+
+class HttpRequestShape:
+    """The attributes of azure.functions.HttpRequest that the adapter reads (the package is not on
+    the local wheel index, so function_app.py itself runs only on Azure)."""
+
+    def __init__(self, method, url, body=b"", headers=None, params=None):
+        self.method, self.url, self._body = method, url, body
+        self.headers, self.params = headers or {}, params or {}
+
+    def get_body(self):
+        return self._body
+
+
+def test_the_v2_programming_model_adapter(runtime, sklearn_bundle):
+    req = HttpRequestShape("POST", "https://iris.azurewebsites.net/v2/models/iris/infer",
+                           json.dumps({"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP32", "data": sum(ROWS, [])}]}).encode(),
+                           {"Content-Type": "application/json", "x-ms-request-id": "abc"})
+    kwargs = azure.handle(runtime, req)
+    assert kwargs["status_code"] == 200 and kwargs["mimetype"] == "application/json"
+    assert json.loads(kwargs["body"])["outputs"][0]["data"] == sklearn_bundle[1]["predictions"][:2]
+    assert kwargs["headers"]["x-request-id"] == "abc"
+    bad = azure.handle(runtime, HttpRequestShape("POST", "https://x/v1/models/iris:predict", b"{oops"))
+    assert bad["status_code"] == 400
