@@ -15,6 +15,11 @@ export type ErrorCode =
   | 'ABORTED'
   | 'INTERRUPTED'
   | 'PYTHON_NOT_FOUND'
+  | 'UNSAFE_PATH'
+  | 'DEPENDENCY_RESOLUTION'
+  | 'DEPENDENCY_CONFLICT'
+  | 'ARCH_MISMATCH'
+  | 'BUNDLE_TOO_LARGE'
   | 'INTERNAL';
 
 /** Codes that mean "the user asked for something malformed": exit 2. */
@@ -27,6 +32,8 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'MODEL_AMBIGUOUS',
   'MODEL_UNSUPPORTED',
   'NOT_INTERACTIVE',
+  'UNSAFE_PATH',
+  'DEPENDENCY_CONFLICT',
 ]);
 
 /** One located problem in a config file, printed as `file:line:col  path  message`. */

@@ -2,7 +2,8 @@ import type { CommandSpec } from '../context.js';
 import { configCommand } from './config.js';
 import { doctorCommand } from './doctor.js';
 import { initCommand } from './init.js';
+import { packageCommand } from './package.js';
 import { schemaCommand } from './schema.js';
 
 /** Every registered command, in the order `--help` lists them. Only commands that work. */
-export const COMMANDS: CommandSpec[] = [initCommand, configCommand, doctorCommand, schemaCommand];
+export const COMMANDS: CommandSpec[] = [initCommand, configCommand, packageCommand, doctorCommand, schemaCommand];

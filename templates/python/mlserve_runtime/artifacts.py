@@ -82,10 +82,13 @@ def _open_stream(location: dict):
     if kind == "s3":
         import boto3  # provided by the Lambda runtime
 
-        body = boto3.client("s3", region_name=location.get("region")).get_object(Bucket=location["bucket"], Key=location["key"])["Body"]
+        # The bucket is chosen at deploy time and given to the function as MLSERVE_ARTIFACTS_BUCKET.
+        bucket = location.get("bucket") or os.environ["MLSERVE_ARTIFACTS_BUCKET"]
+        body = boto3.client("s3", region_name=location.get("region")).get_object(Bucket=bucket, Key=location["key"])["Body"]
         yield from body.iter_chunks(CHUNK)
     elif kind == "azure-blob":
-        yield from _http_chunks(location["url"], _azure_headers(location))
+        url = location.get("url") or f"{os.environ['MLSERVE_ARTIFACTS_URL'].rstrip('/')}/{location['key']}"
+        yield from _http_chunks(url, _azure_headers(url))
     elif kind == "file":
         with open(location["path"], "rb") as f:
             yield from iter(lambda: f.read(CHUNK), b"")
@@ -93,9 +96,9 @@ def _open_stream(location: dict):
         raise ValueError(f"unknown artifact location kind {kind!r}")
 
 
-def _azure_headers(location: dict) -> dict:
+def _azure_headers(url: str) -> dict:
     headers = {"x-ms-version": "2021-08-06"}
-    if "sig=" in location["url"]:
+    if "sig=" in url:
         return headers  # a SAS URL carries its own authorization
     # Managed identity (App Service / Functions): IDENTITY_ENDPOINT + IDENTITY_HEADER.
     endpoint, secret = os.environ.get("IDENTITY_ENDPOINT"), os.environ.get("IDENTITY_HEADER")
