@@ -28,6 +28,8 @@ export interface CommandResult {
   text?: string;
   /** Non-zero for "ran fine but the answer is no" (e.g. doctor found a failing check). */
   exitCode?: number;
+  /** The command already wrote its result (a long-running `serve` prints its URL at start). */
+  printed?: boolean;
 }
 
 /** A command as data: its spec (name, arguments, options, examples) and its run function. */

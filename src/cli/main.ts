@@ -64,6 +64,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       reporter: new CliReporter(io, style, interactive, options.debug),
     };
     const result = await selected.spec.run(ctx, selected.args, selected.options);
+    if (result.printed) return result.exitCode ?? 0;
     if (options.json) io.stdout.write(`${JSON.stringify({ ok: true, ...result.data })}\n`);
     else if (result.text !== undefined) io.stdout.write(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
     return result.exitCode ?? 0;

@@ -20,6 +20,11 @@ export type ErrorCode =
   | 'DEPENDENCY_CONFLICT'
   | 'ARCH_MISMATCH'
   | 'BUNDLE_TOO_LARGE'
+  | 'NOT_DEPLOYED'
+  | 'FUNCTION_ERROR'
+  | 'INVOKE_ASSERTION'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'SERVER_ERROR'
   | 'INTERNAL';
 
 /** Codes that mean "the user asked for something malformed": exit 2. */
@@ -34,6 +39,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'NOT_INTERACTIVE',
   'UNSAFE_PATH',
   'DEPENDENCY_CONFLICT',
+  'PAYLOAD_TOO_LARGE',
 ]);
 
 /** One located problem in a config file, printed as `file:line:col  path  message`. */

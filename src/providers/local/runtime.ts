@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../core/config/schema.js';
+import { MlserveError } from '../../core/errors.js';
+import type { LocalStore, LocalVersion } from './store.js';
+import { WorkerPool, type Outcome } from './worker-pool.js';
+
+/** Variables passed through from the user's shell, so local S3/SQS code can reach AWS or moto. */
+const PASS_THROUGH = /^(PATH|LANG|LC_ALL|HOME|AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|REGION|DEFAULT_REGION|PROFILE|CONFIG_FILE|SHARED_CREDENTIALS_FILE|ENDPOINT_URL.*)|MLSERVE_ARTIFACTS_BUCKET|MLSERVE_OUTPUT_BUCKET)$/;
+
+/**
+ * Runs the versions of one app and stage: a warm WorkerPool per version (started lazily), and the
+ * alias resolution (with a canary's weight) that picks the version for each request.
+ */
+export class LocalRuntime {
+  private readonly pools = new Map<number, WorkerPool>();
+
+  constructor(
+    private readonly store: LocalStore,
+    private readonly config: Config,
+    private readonly stage: string,
+    private readonly env: Record<string, string | undefined>,
+    private readonly onLog?: (line: string, version: number, pid: number) => void,
+    private readonly pinned?: number,
+  ) {}
+
+  get functionName(): string {
+    return `${this.config.name}-${this.stage}`;
+  }
+
+  /** The version for a qualifier: the stage alias (default, weighted when a canary is set), a number, or $LATEST. */
+  async resolve(qualifier?: string): Promise<LocalVersion> {
+    const versions = await this.store.list();
+    let n: number | null;
+    if (this.pinned !== undefined && qualifier === undefined) n = this.pinned;
+    else if (qualifier === undefined || qualifier === this.stage) {
+      const alias = await this.store.alias();
+      n = alias.canary && Math.random() < alias.canary.weight ? alias.canary.version : alias.version;
+    } else if (qualifier === '$LATEST') n = versions.at(-1)?.version ?? null;
+    else if (/^\d+$/.test(qualifier)) n = Number(qualifier);
+    else throw new MlserveError('USAGE', `unknown qualifier ${qualifier}`, { hint: `use a version number, $LATEST, or the stage name (${this.stage})` });
+    const version = versions.find((v) => v.version === n);
+    if (!version) {
+      throw new MlserveError('NOT_DEPLOYED', n === null ? `nothing is deployed to stage ${this.stage} on the local provider` : `version ${n} does not exist locally`, {
+        hint: n === null ? 'run `mlserve deploy --provider local` first' : `run \`mlserve versions\` to see what exists`,
+      });
+    }
+    return version;
+  }
+
+  pool(version: LocalVersion): WorkerPool {
+    let pool = this.pools.get(version.version);
+    if (!pool) {
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(this.env)) if (v !== undefined && PASS_THROUGH.test(k)) env[k] = v;
+      Object.assign(env, this.config.environment, {
+        AWS_LAMBDA_FUNCTION_NAME: this.functionName,
+        AWS_LAMBDA_FUNCTION_VERSION: String(version.version),
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.config.resources.memory),
+        MLSERVE_VERSION: String(version.version),
+        MLSERVE_STAGE: this.stage,
+      });
+      pool = new WorkerPool(
+        {
+          python: version.python,
+          bundleDir: this.store.versionDir(version.version),
+          env,
+          timeoutMs: this.config.resources.timeout * 1000,
+          memoryMb: this.config.resources.memory,
+          onLog: (line, pid) => this.onLog?.(line, version.version, pid),
+        },
+        this.config.local.workers ?? this.config.resources.concurrency,
+      );
+      this.pools.set(version.version, pool);
+    }
+    return pool;
+  }
+
+  async invoke(event: unknown, qualifier?: string, requestId: string = randomUUID()): Promise<{ outcome: Outcome; version: LocalVersion }> {
+    const version = await this.resolve(qualifier);
+    return { outcome: await this.pool(version).invoke(event, requestId), version };
+  }
+
+  allPids(): number[] {
+    return [...this.pools.values()].flatMap((p) => p.pids());
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,65 @@
+import type { LoadedConfig } from '../core/config/load.js';
+import type { ProviderId } from '../core/config/schema.js';
+import type { PackageResult } from '../core/actions/package.js';
+import type { Reporter } from '../core/reporter.js';
+
+/** One published, immutable version. */
+export interface VersionInfo {
+  version: string;
+  created: string;
+  bundleSha256: string;
+  modelSha256: string;
+  /** Aliases (stages) pointing at it, with the share of traffic each sends it (1 = all). */
+  aliases: { name: string; weight: number }[];
+}
+
+/** Where the stage's alias sends traffic. */
+export interface AliasState {
+  alias: string;
+  version: string | null;
+  /** A canary: this version gets `weight` (0–1) of the traffic. */
+  canary?: { version: string; weight: number };
+}
+
+export interface DeployResult {
+  version: string;
+  /** False when the bundle was already deployed (content-addressed): nothing new was published. */
+  published: boolean;
+  alias: AliasState;
+  endpoint: string;
+  notes: string[];
+}
+
+/** A request to the deployed function: a raw event, or an HTTP request turned into one. */
+export type InvokeRequest =
+  | { kind: 'event'; event: unknown; qualifier?: string }
+  | { kind: 'http'; method: string; path: string; body?: string; headers?: Record<string, string>; qualifier?: string };
+
+export interface InvokeResult {
+  /** HTTP status for http requests (and for direct payloads answering {statusCode}). */
+  status?: number;
+  /** The response body (parsed JSON when it is JSON). */
+  body: unknown;
+  /** Set when the function raised, timed out, or its worker died. */
+  functionError?: { type: string; message: string };
+  version: string;
+  logTail?: string;
+}
+
+export interface ProviderContext {
+  loaded: LoadedConfig;
+  env: Record<string, string | undefined>;
+  reporter: Reporter;
+  signal?: AbortSignal;
+}
+
+/** What every provider implements. Only `providers/<id>/` knows its SDK. */
+export interface Provider {
+  readonly id: ProviderId;
+  deploy(bundle: PackageResult, options: { promote: boolean }): Promise<DeployResult>;
+  versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }>;
+  promote(version: string | undefined, options: { weight?: number; finish?: boolean }): Promise<AliasState>;
+  rollback(): Promise<AliasState>;
+  invoke(request: InvokeRequest): Promise<InvokeResult>;
+  destroy(options: { dryRun: boolean }): Promise<{ removed: string[] }>;
+}

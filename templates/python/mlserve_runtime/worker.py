@@ -1,0 +1,72 @@
+"""The local provider's worker: runs the bundle's own Lambda entry (mlserve_handler.handler), one
+invocation at a time, as a Lambda execution environment would.
+
+Protocol: newline-delimited JSON on fd 3 (requests in) and fd 4 (replies out), so the handler's own
+stdout/stderr stay free for logs. First reply: {"type": "ready", "init_ms"} or {"type": "init_error",
+"error"}. Then for each {"id", "event", "deadline_ms", "request_id"}: {"id", "ok": true, "result"} or
+{"id", "ok": false, "error": {"errorType", "errorMessage", "stackTrace"}}.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+
+
+class Context:
+    """The attributes of Lambda's context object that handlers use."""
+
+    def __init__(self, request_id: str, deadline_ms: float):
+        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "mlserve-local")
+        version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.aws_request_id = request_id
+        self.function_name = name
+        self.function_version = version
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{name}:{version}"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = f"local/{os.getpid()}"
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def _error(exc: BaseException) -> dict:
+    return {"errorType": type(exc).__name__, "errorMessage": str(exc),
+            "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__)}
+
+
+def main() -> None:
+    requests = os.fdopen(3, "rb", buffering=0)
+    replies = os.fdopen(4, "wb", buffering=0)
+
+    def reply(message: dict) -> None:
+        replies.write((json.dumps(message, default=str) + "\n").encode())
+
+    started = time.perf_counter()
+    try:
+        import mlserve_handler
+    except BaseException as exc:  # report why the bundle cannot start, then exit like Lambda's init failure
+        traceback.print_exc()
+        reply({"type": "init_error", "error": _error(exc)})
+        sys.exit(1)
+    reply({"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1), "pid": os.getpid()})
+
+    for line in iter(requests.readline, b""):
+        message = json.loads(line)
+        context = Context(message.get("request_id", ""), message.get("deadline_ms", time.time() * 1000 + 3000))
+        try:
+            result = mlserve_handler.handler(message["event"], context)
+            reply({"id": message["id"], "ok": True, "result": result})
+        except Exception as exc:  # a function error, reported like Lambda's Unhandled error
+            traceback.print_exc()
+            reply({"id": message["id"], "ok": False, "error": _error(exc)})
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main()
