@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench`: speed measured against a baseline run side by side in this same script.
 // Needs `npm run build` (done here) and the test venv (created here, like `npm test` does).
-// Sections: package (cold / unchanged / zip-only) and zip throughput against `zip -r -q`.
+// Sections: package (cold / unchanged / zip-only), zip throughput against `zip -r -q`, and (in
+// bench/serve.mjs) serve throughput/latency against a bare http.server floor, and cold start.
+// `npm run bench -- serve` runs one section.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -71,9 +73,9 @@ async function benchZip() {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const sections = { package: benchPackage, zip: benchZip };
-const extra = process.env.MLSERVE_BENCH_EXTRA ? (await import(process.env.MLSERVE_BENCH_EXTRA)).default : {};
-for (const [name, fn] of Object.entries({ ...sections, ...extra })) {
+const serveSections = (await import(join(root, 'bench/serve.mjs'))).default;
+const sections = { package: benchPackage, zip: benchZip, ...serveSections };
+for (const [name, fn] of Object.entries(sections)) {
   if (only && only !== name) continue;
   process.stderr.write(`bench: ${name}…\n`);
   await fn(rows, { python, root, mlserve });

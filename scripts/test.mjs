@@ -24,7 +24,7 @@ process.env.MLSERVE_TEST_PYTHON = python;
 const failed = [];
 if (run('type check', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) !== 0) failed.push('type check');
 if (run('lint', bin('eslint'), ['.']) !== 0) failed.push('lint');
-if (run('lint (python)', join(dirname(python), 'ruff'), ['check', 'templates/python', 'test/python']) !== 0) failed.push('ruff');
+if (run('lint (python)', join(dirname(python), 'ruff'), ['check', 'templates/python', 'test/python', 'bench', 'examples']) !== 0) failed.push('ruff');
 if (run('build', bin('tsc'), ['-p', 'tsconfig.build.json']) !== 0) failed.push('build');
 
 const reports = join(root, '.cache/reports');

@@ -12,7 +12,7 @@ export interface CliRun {
 /** Run `mlserve argv` in-process, with no TTY unless asked, and capture both streams. */
 export async function runCli(
   argv: string[],
-  options: { cwd: string; env?: Record<string, string | undefined>; tty?: boolean } = { cwd: process.cwd() },
+  options: { cwd: string; env?: Record<string, string | undefined>; tty?: boolean; signal?: AbortSignal; onStdout?: (text: string) => void } = { cwd: process.cwd() },
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
@@ -22,8 +22,15 @@ export async function runCli(
     cwd: options.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PIP_RETRIES: '0', ...options.env },
     stdin,
-    stdout: { write: (s: string) => (stdout += s), isTTY: options.tty === true },
+    stdout: {
+      write: (s: string) => {
+        stdout += s;
+        options.onStdout?.(stdout);
+      },
+      isTTY: options.tty === true,
+    },
     stderr: { write: (s: string) => (stderr += s), isTTY: false },
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   return {
     code,
@@ -33,6 +40,30 @@ export async function runCli(
       const lines = stdout.trim().split('\n');
       if (lines.length !== 1) throw new Error(`expected exactly one JSON line on stdout, got:\n${stdout}`);
       return JSON.parse(lines[0]!) as T;
+    },
+  };
+}
+
+/** Start `mlserve serve --port 0` in-process; resolves with its URL and a stop() that sends Ctrl-C. */
+export async function startServe(cwd: string, env: Record<string, string | undefined>, extra: string[] = []): Promise<{ url: string; stop: () => Promise<CliRun> }> {
+  const controller = new AbortController();
+  let announce: (url: string) => void = () => undefined;
+  const announced = new Promise<string>((resolve) => (announce = resolve));
+  const done = runCli(['serve', '--port', '0', '--json', ...extra], {
+    cwd,
+    env,
+    signal: controller.signal,
+    onStdout: (text) => {
+      const line = text.split('\n')[0]!;
+      if (text.includes('\n')) announce((JSON.parse(line) as { url: string }).url);
+    },
+  });
+  const url = await Promise.race([announced, done.then((r) => Promise.reject(new Error(`serve exited ${r.code}: ${r.stderr}`)))]);
+  return {
+    url,
+    stop: async () => {
+      controller.abort();
+      return done;
     },
   };
 }

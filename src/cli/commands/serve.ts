@@ -28,9 +28,11 @@ export const serveCommand: CommandSpec = {
     const running = await provider.runningServe();
     if (running) throw new MlserveError('USAGE', `stage ${loaded.stage} is already served by pid ${running.pid} at ${running.url}`, { hint: 'use that one, or stop it first' });
 
+    // Every line goes to the log file; the terminal gets all but the per-request metric lines
+    // (those are `mlserve logs`' business, and echoing them halves throughput).
     const runtime = new LocalRuntime(provider.store, loaded.config, loaded.stage, ctx.io.env, (line, version, pid) => {
       provider.appendLog(line, version, pid);
-      ctx.reporter.info(ctx.style.dim(`[v${version} ${pid}] ${line}`));
+      if (ctx.options.debug || !line.startsWith('{"_aws"')) ctx.reporter.info(ctx.style.dim(`[v${version} ${pid}] ${line}`));
     }, pinned);
     try {
       const version = await runtime.resolve();
@@ -54,6 +56,7 @@ export const serveCommand: CommandSpec = {
       return { data: info, printed: true, exitCode: 130 };
     } finally {
       await runtime.close();
+      await provider.closeLog();
     }
   },
 };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PackageResult } from '../../core/actions/package.js';
@@ -204,10 +204,22 @@ export class LocalProvider implements Provider {
     return () => rm(this.serveFile, { force: true });
   }
 
-  /** Append a worker's log line to the stage's log (what `mlserve logs` reads). */
+  private logStream: WriteStream | undefined;
+
+  /** Append a worker's log line to the stage's log (what `mlserve logs` reads); buffered, off the request path. */
   appendLog(line: string, version: number, pid: number): void {
-    mkdirSync(this.store.root, { recursive: true });
-    appendFileSync(this.logFile, `${JSON.stringify({ time: new Date().toISOString(), version, pid, message: line })}\n`);
+    if (!this.logStream) {
+      mkdirSync(this.store.root, { recursive: true });
+      this.logStream = createWriteStream(this.logFile, { flags: 'a' });
+    }
+    this.logStream.write(`${JSON.stringify({ time: new Date().toISOString(), version, pid, message: line })}\n`);
+  }
+
+  /** Flush and close the log file. */
+  async closeLog(): Promise<void> {
+    const stream = this.logStream;
+    this.logStream = undefined;
+    if (stream) await new Promise<void>((resolve) => stream.end(resolve));
   }
 
   private async existing(version: string | undefined): Promise<number> {

@@ -25,6 +25,9 @@ export async function startServer(
   options: { host: string; port: number; appName: string; onAccess?: (line: string) => void },
 ): Promise<Server> {
   const server = createServer((req, res) => {
+    // A client that goes away mid-request resets the socket: nothing to answer, nothing to crash.
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
     handle(req, res).catch((error: unknown) => {
       const message = error instanceof MlserveError ? error.message : 'internal error in the local server';
       const status = error instanceof MlserveError && error.code === 'NOT_DEPLOYED' ? 404 : 500;

@@ -1,0 +1,111 @@
+// `npm run bench` sections for the local provider: throughput and latency of `mlserve serve`
+// against a floor (bench/floor_server.py: threaded http.server calling model.predict directly),
+// and cold start against `python -c` that imports, loads and predicts once. Same script, same run.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const SECONDS = Number(process.env.MLSERVE_BENCH_SECONDS ?? 3);
+
+function train(python, dir, kind) {
+  const code = kind === 'light'
+    ? 'from sklearn.linear_model import LogisticRegression as M; kw = dict(max_iter=500)'
+    : 'from sklearn.ensemble import RandomForestClassifier as M; kw = dict(n_estimators=200, random_state=0, n_jobs=1)';
+  execFileSync(python, ['-c', `import joblib; from sklearn.datasets import load_iris; ${code}; X, y = load_iris(return_X_y=True); joblib.dump(M(**kw).fit(X, y), 'model.joblib')`], { cwd: dir });
+  writeFileSync(join(dir, 'requirements.txt'), 'scikit-learn==1.6.1\n');
+}
+
+async function load(url, body, concurrency) {
+  const latencies = [];
+  let errors = 0;
+  const warmEnd = Date.now() + 500;
+  const end = warmEnd + SECONDS * 1000;
+  const client = async () => {
+    while (Date.now() < end) {
+      const t = performance.now();
+      const r = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      await r.arrayBuffer();
+      if (r.status !== 200) errors++;
+      if (Date.now() > warmEnd) latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+  return { rps: latencies.length / SECONDS, p50: pct(0.5), p99: pct(0.99), errors };
+}
+
+function startProcess(cmd, args, opts, readyLine) {
+  const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const ready = new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => readyLine(line) && resolve(readyLine(line)));
+    child.once('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${stderr}`)));
+  });
+  return { child, ready };
+}
+
+async function floorServer(python, model) {
+  const portFile = join(mkdtempSync(join(tmpdir(), 'floor-')), 'port');
+  const child = spawn(python, [join(import.meta.dirname, 'floor_server.py'), model, portFile], { stdio: 'ignore' });
+  while (!existsSync(portFile) || !readFileSync(portFile, 'utf8')) await new Promise((r) => setTimeout(r, 50));
+  return { url: `http://127.0.0.1:${readFileSync(portFile, 'utf8')}/`, stop: () => child.kill('SIGKILL') };
+}
+
+export default {
+  async serve(rows, { python, root, mlserve }) {
+    for (const kind of ['light', 'heavy']) {
+      const dir = mkdtempSync(join(tmpdir(), `bench-serve-${kind}-`));
+      train(python, dir, kind);
+      mlserve(['init', '--yes', '--name', `bench-${kind}`], dir);
+      mlserve(['deploy'], dir);
+      const serve = startProcess(process.execPath, [join(root, 'bin/mlserve.js'), 'serve', '--port', '0'], { cwd: dir, env: { ...process.env, MLSERVE_PYTHON: python } }, (l) => (l.startsWith('http') ? l : undefined));
+      const url = `${await serve.ready}/v1/models/bench-${kind}:predict`;
+      const floor = await floorServer(python, join(dir, 'model.joblib'));
+      for (const n of [1, 100]) {
+        const body = JSON.stringify({ instances: Array.from({ length: n }, (_, i) => [5 + (i % 3) / 10, 3.1, 1.4 + (i % 5), 0.2 + (i % 2)]) });
+        for (const c of [1, 16]) {
+          const base = await load(floor.url, body, c);
+          const ours = await load(url, body, c);
+          const label = `serve ${kind === 'light' ? 'logistic regression' : 'random forest 200'}, ${n} row${n > 1 ? 's' : ''}, c=${c}`;
+          rows.push([`${label} — floor (http.server + predict)`, `${base.rps.toFixed(0)} req/s p50 ${base.p50.toFixed(2)} ms p99 ${base.p99.toFixed(2)} ms${base.errors ? ` ${base.errors} errors` : ''}`, 'baseline']);
+          rows.push([`${label} — mlserve serve`, `${ours.rps.toFixed(0)} req/s p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms${ours.errors ? ` ${ours.errors} errors` : ''}`, `${(ours.rps / base.rps).toFixed(2)}x throughput, ${(ours.p50 / base.p50).toFixed(2)}x p50`]);
+        }
+      }
+      floor.stop();
+      serve.child.kill('SIGINT');
+      await new Promise((r) => serve.child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+
+  async coldstart(rows, { python, root, mlserve }) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-cold-'));
+    train(python, dir, 'light');
+    mlserve(['init', '--yes', '--name', 'bench-cold'], dir);
+    mlserve(['deploy'], dir);
+    const body = JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] });
+    const runs = 3;
+    let ours = 0;
+    let base = 0;
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      execFileSync(python, ['-c', `import joblib, numpy as np; m = joblib.load('model.joblib'); print(m.predict(np.asarray(${JSON.stringify(JSON.parse(body).instances)})).tolist())`], { cwd: dir });
+      base += performance.now() - t;
+      const t2 = performance.now();
+      const serve = startProcess(process.execPath, [join(root, 'bin/mlserve.js'), 'serve', '--port', '0'], { cwd: dir, env: { ...process.env, MLSERVE_PYTHON: python } }, (l) => (l.startsWith('http') ? l : undefined));
+      const url = await serve.ready;
+      const r = await fetch(`${url}/`, { method: 'POST', body });
+      await r.text();
+      ours += performance.now() - t2;
+      serve.child.kill('SIGINT');
+      await new Promise((res) => serve.child.once('exit', res));
+    }
+    rows.push(['cold start: python -c (import, load, predict once)', `${(base / runs).toFixed(0)} ms`, 'baseline']);
+    rows.push(['cold start: mlserve serve, process start to first answer', `${(ours / runs).toFixed(0)} ms`, `${(ours / base).toFixed(2)}x`]);
+    rmSync(dir, { recursive: true, force: true });
+  },
+};
