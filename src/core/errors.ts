@@ -25,6 +25,10 @@ export type ErrorCode =
   | 'INVOKE_ASSERTION'
   | 'PAYLOAD_TOO_LARGE'
   | 'SERVER_ERROR'
+  | 'PROVIDER_AUTH'
+  | 'PROVIDER_CONFIG'
+  | 'PROVIDER_ERROR'
+  | 'NOT_OWNED'
   | 'INTERNAL';
 
 /** Codes that mean "the user asked for something malformed": exit 2. */
@@ -40,6 +44,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNSAFE_PATH',
   'DEPENDENCY_CONFLICT',
   'PAYLOAD_TOO_LARGE',
+  'PROVIDER_CONFIG',
 ]);
 
 /** One located problem in a config file, printed as `file:line:col  path  message`. */

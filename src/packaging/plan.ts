@@ -43,6 +43,7 @@ const TMP_HEADROOM = 256 * MB;
 export function planOffload(
   files: PlannedFile[],
   target: Target,
+  /** `app` is the key prefix: `<app>/<stage>`. */
   configured: { ephemeralStorageMb: number; app: string },
   /** SHA-256 of a model file (precomputed: hashing is I/O, this function is pure). */
   hash: (f: PlannedFile) => string,

@@ -9,9 +9,13 @@ export async function getProvider(id: ProviderId, ctx: ProviderContext): Promise
       const { LocalProvider } = await import('./local/index.js');
       return new LocalProvider(ctx);
     }
+    case 'aws': {
+      const { AwsProvider } = await import('./aws/index.js');
+      return new AwsProvider(ctx);
+    }
     default:
       throw new MlserveError('USAGE', `the ${id} provider is not available in this version of mlserve`, {
-        hint: 'use --provider local; the aws and azure providers are on the roadmap in README.md',
+        hint: 'use --provider local or aws; the azure provider is on the roadmap in README.md',
       });
   }
 }

@@ -27,6 +27,8 @@ export interface DeployResult {
   published: boolean;
   alias: AliasState;
   endpoint: string;
+  /** What this deploy uploaded (object keys); empty when everything was already there. */
+  uploaded: string[];
   notes: string[];
 }
 
@@ -62,4 +64,13 @@ export interface Provider {
   rollback(): Promise<AliasState>;
   invoke(request: InvokeRequest): Promise<InvokeResult>;
   destroy(options: { dryRun: boolean }): Promise<{ removed: string[] }>;
+  /** Print log lines since `since` (epoch ms); with `follow`, keep printing until the signal aborts. */
+  logs(since: number, follow: boolean, print: (line: LogLine) => void): Promise<void>;
+}
+
+export interface LogLine {
+  time: string;
+  /** Where it came from: a log stream, or `v<version> <pid>` locally. */
+  stream: string;
+  message: string;
 }

@@ -122,7 +122,7 @@ describe('mlserve package', () => {
     const { run, doc } = await pkg(model.dir);
     expect(run.code, run.stderr).toBe(0);
     const d = doc!;
-    expect(d.offload).toEqual([{ path: 'embeddings.bin', bytes: 300 * 1024 * 1024, sha256: sha(join(model.dir, 'embeddings.bin')), key: `iris/artifacts/${sha(join(model.dir, 'embeddings.bin'))}`, location: { kind: 's3', key: expect.any(String) } }]);
+    expect(d.offload).toEqual([{ path: 'embeddings.bin', bytes: 300 * 1024 * 1024, sha256: sha(join(model.dir, 'embeddings.bin')), key: `iris/dev/artifacts/${sha(join(model.dir, 'embeddings.bin'))}`, location: { kind: 's3', key: expect.any(String) } }]);
     expect(d.warnings.some((w) => w.includes('262,144,000'))).toBe(true);
     const unzipped = d.limits.find((l) => l.id === 'unzipped')!;
     expect(unzipped).toMatchObject({ limit: 262_144_000, ok: true });

@@ -1,6 +1,5 @@
-import { open, stat } from 'node:fs/promises';
 import { MlserveError } from '../../core/errors.js';
-import { LocalProvider } from '../../providers/local/index.js';
+import type { LogLine } from '../../providers/provider.js';
 import type { CommandSpec } from '../context.js';
 import { openProvider, providerOption } from '../provider-context.js';
 
@@ -26,35 +25,16 @@ export const logsCommand: CommandSpec = {
     { command: 'mlserve logs --follow --json', description: 'one JSON object per line' },
   ],
   async run(ctx, _args, raw) {
-    const { provider, id } = await openProvider(ctx, raw);
-    if (!(provider instanceof LocalProvider)) throw new MlserveError('USAGE', `logs for the ${id} provider are not available yet`, { hint: 'use --provider local' });
+    const { provider } = await openProvider(ctx, raw);
     const since = parseSince(typeof raw.since === 'string' ? raw.since : '1h');
-    const print = (line: string) => {
-      const record = JSON.parse(line) as { time: string; version: number; pid: number; message: string };
-      if (Date.parse(record.time) < since) return;
-      ctx.io.stdout.write(ctx.options.json ? `${line}\n` : `${record.time} v${record.version} ${record.pid}  ${record.message}\n`);
-    };
-    let offset = 0;
-    const readNew = async () => {
-      const size = await stat(provider.logFile).then((s) => s.size, () => 0);
-      if (size <= offset) return;
-      const handle = await open(provider.logFile, 'r');
-      const buf = Buffer.alloc(size - offset);
-      await handle.read(buf, 0, buf.length, offset);
-      await handle.close();
-      const text = buf.toString('utf8');
-      const complete = text.lastIndexOf('\n') + 1;
-      offset += Buffer.byteLength(text.slice(0, complete));
-      for (const line of text.slice(0, complete).split('\n').filter(Boolean)) print(line);
-    };
-    await readNew();
-    if (raw.follow === true && ctx.io.signal) {
-      const signal = ctx.io.signal;
-      while (!signal.aborted) {
-        await new Promise((r) => setTimeout(r, 250));
-        await readNew();
-      }
-    }
+    const follow = raw.follow === true;
+    const lines: LogLine[] = [];
+    // --json: one document with every line, or (with --follow) one JSON object per line as they come.
+    await provider.logs(since, follow, (line) => {
+      if (ctx.options.json && !follow) lines.push(line);
+      else ctx.io.stdout.write(ctx.options.json ? `${JSON.stringify(line)}\n` : `${line.time} ${line.stream}  ${line.message}\n`);
+    });
+    if (ctx.options.json && !follow) ctx.io.stdout.write(`${JSON.stringify({ ok: true, lines })}\n`);
     return { data: {}, printed: true };
   },
 };

@@ -87,11 +87,26 @@ async function awsChecks(env: Record<string, string | undefined>, config: Loaded
   });
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? config?.config.aws.region;
   checks.push({ name: 'aws region', provider: 'aws', status: region ? 'ok' : 'fail', detail: region ?? 'not set: set aws.region in the config or AWS_REGION' });
+  if (source && region) checks.push(await awsIdentity(env, region, config));
   const endpoints = Object.entries(env).filter(([k, v]) => v && /^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$/.test(k));
   if (endpoints.length > 0) {
     checks.push({ name: 'aws endpoints', provider: 'aws', status: 'ok', detail: endpoints.map(([k, v]) => `${k}=${safeUrl(v!)}`).join(', ') });
   }
   return checks;
+}
+
+/** Who the credentials belong to (STS GetCallerIdentity): the account and ARN, never a key. */
+async function awsIdentity(env: Record<string, string | undefined>, region: string, config: LoadedConfig | undefined): Promise<Check> {
+  try {
+    const { createClients } = await import('../../providers/aws/clients.js');
+    const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+    const profile = env.AWS_PROFILE ?? config?.config.aws.profile;
+    const clients = createClients({ env, region, ...(profile ? { profile } : {}) });
+    const out = await clients.sts.send(new GetCallerIdentityCommand({}), { abortSignal: AbortSignal.timeout(8000) });
+    return { name: 'aws identity', provider: 'aws', status: 'ok', detail: `account ${out.Account}, ${out.Arn}` };
+  } catch (error) {
+    return { name: 'aws identity', provider: 'aws', status: 'fail', detail: `sts:GetCallerIdentity failed: ${(error as Error).name}: ${(error as Error).message.split('\n')[0]}` };
+  }
 }
 
 async function azureChecks(env: Record<string, string | undefined>, config: LoadedConfig | undefined): Promise<Check[]> {

@@ -104,7 +104,7 @@ export async function packageBundle(o: PackageOptions): Promise<PackageResult> {
     ...depFiles.map((f) => ({ name: f.rel, abs: f.abs, size: f.size, mode: f.mode, mtimeMs: f.mtimeMs, origin: 'deps' as const })),
   ];
   checkCollisions(files);
-  const plan = planOffload(files, target, { ephemeralStorageMb: config.resources.ephemeralStorage, app: config.name }, (f) => modelHashes.get(f.name.slice('model/'.length))!, deps.owners);
+  const plan = planOffload(files, target, { ephemeralStorageMb: config.resources.ephemeralStorage, app: `${config.name}/${loaded.stage}` }, (f) => modelHashes.get(f.name.slice('model/'.length))!, deps.owners);
   const kind = provider === 'azure' ? ('azure-blob' as const) : ('s3' as const);
   const artifacts: PinnedArtifact[] = plan.offload.map((a) => ({ path: a.path, sha256: a.sha256, bytes: a.bytes, location: { kind, key: a.key } }));
   const modelSha256 = modelHashes.get(modelEntry)!;

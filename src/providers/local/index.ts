@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PackageResult } from '../../core/actions/package.js';
 import { MlserveError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { findPython } from '../../core/python.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
-import { functionUrlEvent, httpResponseOf } from './http-event.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
+import { functionUrlEvent, httpResponseOf } from '../http-event.js';
 import { LocalRuntime } from './runtime.js';
 import { failure, lambdaError } from './server.js';
 import { LocalStore, type LocalAlias } from './store.js';
@@ -55,7 +55,7 @@ export class LocalProvider implements Provider {
     } else if (!options.promote) notes.push(`the ${this.stage} alias still points at version ${alias.version}: run \`mlserve promote ${version.version}\``);
     const serve = await this.runningServe();
     notes.push(serve ? `a running \`mlserve serve\` (pid ${serve.pid}) serves it now` : 'start it with `mlserve serve`');
-    return { version: String(version.version), published, alias: toState(this.stage, await this.store.alias()), endpoint: serve?.url ?? this.endpoint(), notes };
+    return { version: String(version.version), published, alias: toState(this.stage, await this.store.alias()), endpoint: serve?.url ?? this.endpoint(), uploaded: [], notes };
   }
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {
@@ -174,6 +174,31 @@ export class LocalProvider implements Provider {
     const removed = [...(await this.store.list()).map((v) => `version ${v.version}`), `alias ${this.stage}`, this.store.root];
     if (!options.dryRun) await this.store.remove();
     return { removed };
+  }
+
+  async logs(since: number, follow: boolean, print: (line: LogLine) => void): Promise<void> {
+    let offset = 0;
+    const readNew = async () => {
+      const size = await stat(this.logFile).then((s) => s.size, () => 0);
+      if (size <= offset) return;
+      const handle = await open(this.logFile, 'r');
+      const buf = Buffer.alloc(size - offset);
+      await handle.read(buf, 0, buf.length, offset);
+      await handle.close();
+      const text = buf.toString('utf8');
+      const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+      offset += Buffer.byteLength(complete);
+      for (const line of complete.split('\n').filter(Boolean)) {
+        const r = JSON.parse(line) as { time: string; version: number; pid: number; message: string };
+        if (Date.parse(r.time) >= since) print({ time: r.time, stream: `v${r.version} ${r.pid}`, message: r.message });
+      }
+    };
+    await readNew();
+    const signal = this.ctx.signal;
+    while (follow && signal && !signal.aborted) {
+      await new Promise((r) => setTimeout(r, 250));
+      await readNew();
+    }
   }
 
   // -- serve registry and logs ----------------------------------------------------------------

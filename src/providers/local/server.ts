@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MlserveError } from '../../core/errors.js';
-import { functionUrlEvent, httpResponseOf } from './http-event.js';
+import { functionUrlEvent, httpResponseOf } from '../http-event.js';
 import type { LocalRuntime } from './runtime.js';
 import type { Outcome } from './worker-pool.js';
 

@@ -1,0 +1,122 @@
+import { createReadStream } from 'node:fs';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetBucketTaggingCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketTaggingCommand,
+  PutPublicAccessBlockCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+/** Does the bucket exist (and can we see it)? */
+export async function bucketExists(s3: S3Client, bucket: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch (error) {
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'NotFound' || e.name === 'NoSuchBucket' || e.$metadata?.httpStatusCode === 404) return false;
+    throw error;
+  }
+}
+
+/**
+ * Make the artifacts bucket safe whether it is new or half-configured by an interrupted deploy:
+ * private (every public access blocked), encrypted at rest, tagged, and with a lifecycle rule that
+ * expires uploaded code (Lambda keeps its own copy) and aborts stale multipart uploads.
+ */
+export async function ensureBucket(s3: S3Client, bucket: string, region: string, tags: Record<string, string>, prefix: string): Promise<boolean> {
+  let created = false;
+  if (!(await bucketExists(s3, bucket))) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as never } }) }));
+      created = true;
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw error;
+    }
+  }
+  await s3.send(new PutPublicAccessBlockCommand({
+    Bucket: bucket,
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+  }));
+  await s3.send(new PutBucketEncryptionCommand({
+    Bucket: bucket,
+    ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] },
+  }));
+  await s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: Object.entries({ ...tags, 'mlserve:created': 'true' }).map(([Key, Value]) => ({ Key, Value })) } }));
+  await s3.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: bucket,
+    LifecycleConfiguration: {
+      Rules: [
+        { ID: 'mlserve-superseded-code', Status: 'Enabled', Filter: { Prefix: `${prefix}/code/` }, Expiration: { Days: 30 } },
+        { ID: 'mlserve-abort-multipart', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+      ],
+    },
+  }));
+  return created;
+}
+
+export async function bucketTags(s3: S3Client, bucket: string): Promise<Record<string, string>> {
+  try {
+    const out = await s3.send(new GetBucketTaggingCommand({ Bucket: bucket }));
+    return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key!, t.Value!]));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Upload a file unless an object with the same SHA-256 (recorded in its metadata) is already there.
+ * Multipart through lib-storage; `onProgress` gets the fraction done.
+ */
+export async function uploadIfChanged(
+  s3: S3Client,
+  o: { bucket: string; key: string; file: string; sha256: string; onProgress?: (fraction: number) => void },
+): Promise<boolean> {
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: o.bucket, Key: o.key }));
+    if (head.Metadata?.sha256 === o.sha256) return false;
+  } catch (error) {
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (!(e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404)) throw error;
+  }
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: o.bucket, Key: o.key, Body: createReadStream(o.file), Metadata: { sha256: o.sha256 }, ServerSideEncryption: 'AES256' },
+    queueSize: 4,
+    partSize: 16 * 1024 * 1024,
+  });
+  upload.on('httpUploadProgress', (p) => {
+    if (p.total && p.loaded !== undefined) o.onProgress?.(p.loaded / p.total);
+  });
+  await upload.done();
+  return true;
+}
+
+/** Delete every object under `prefix` (all of them when prefix is ''). */
+export async function deleteObjects(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  let deleted = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+    if (keys.length) {
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+      deleted += keys.length;
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return deleted;
+}
+
+export async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
+  await deleteObjects(s3, bucket, '');
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+}

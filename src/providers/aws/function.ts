@@ -1,0 +1,205 @@
+import { readFile } from 'node:fs/promises';
+import {
+  AddPermissionCommand,
+  CreateAliasCommand,
+  CreateFunctionCommand,
+  CreateFunctionUrlConfigCommand,
+  GetAliasCommand,
+  GetFunctionCommand,
+  ListVersionsByFunctionCommand,
+  PublishVersionCommand,
+  RemovePermissionCommand,
+  UpdateAliasCommand,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+  UpdateFunctionUrlConfigCommand,
+  waitUntilFunctionActiveV2,
+  waitUntilFunctionUpdatedV2,
+  type FunctionConfiguration,
+  type LambdaClient,
+} from '@aws-sdk/client-lambda';
+import type { Config } from '../../core/config/schema.js';
+import type { AwsNames } from './names.js';
+import { withRetry, type RetryOptions } from './retry.js';
+
+const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 5 };
+
+/** What the function's configuration should be (compared with what is deployed, field by field). */
+export function desiredConfiguration(config: Config, names: AwsNames, role: string, ephemeralMb: number, extraEnv: Record<string, string>) {
+  return {
+    FunctionName: names.function,
+    Runtime: `python${config.runtime.python}` as never,
+    Handler: 'mlserve_handler.handler',
+    Role: role,
+    MemorySize: config.resources.memory,
+    Timeout: config.resources.timeout,
+    EphemeralStorage: { Size: ephemeralMb },
+    Environment: { Variables: { ...config.environment, ...extraEnv } },
+    Description: `mlserve: ${names.tags['mlserve:app']} (${names.tags['mlserve:stage']})`,
+  };
+}
+
+export type DesiredConfiguration = ReturnType<typeof desiredConfiguration>;
+
+function configDiffers(current: FunctionConfiguration, want: DesiredConfiguration): boolean {
+  return (
+    current.Runtime !== want.Runtime ||
+    current.Handler !== want.Handler ||
+    current.Role !== want.Role ||
+    current.MemorySize !== want.MemorySize ||
+    current.Timeout !== want.Timeout ||
+    (current.EphemeralStorage?.Size ?? 512) !== want.EphemeralStorage.Size ||
+    JSON.stringify(sorted(current.Environment?.Variables ?? {})) !== JSON.stringify(sorted(want.Environment.Variables))
+  );
+}
+
+function sorted(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Lambda's CodeSha256: the base64 SHA-256 of the zip. */
+export function codeSha256(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('base64');
+}
+
+export async function getFunction(lambda: LambdaClient, name: string): Promise<{ configuration: FunctionConfiguration; tags: Record<string, string> } | undefined> {
+  try {
+    const out = await lambda.send(new GetFunctionCommand({ FunctionName: name }));
+    return { configuration: out.Configuration!, tags: out.Tags ?? {} };
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Create or update the function. Waits for it to be Active / its last update Successful before
+ * every next call; skips the code update when the deployed CodeSha256 already matches.
+ */
+export async function ensureFunction(
+  lambda: LambdaClient,
+  o: { want: DesiredConfiguration; arch: 'x86_64' | 'arm64'; zip: { path: string; sha256: string } | { bucket: string; key: string; sha256: string }; tags: Record<string, string>; retry: RetryOptions },
+): Promise<{ created: boolean; codeUpdated: boolean; configUpdated: boolean }> {
+  const name = o.want.FunctionName;
+  const code = 'path' in o.zip ? { ZipFile: await readFile(o.zip.path) } : { S3Bucket: o.zip.bucket, S3Key: o.zip.key };
+  const existing = await getFunction(lambda, name);
+  if (!existing) {
+    await withRetry(() => lambda.send(new CreateFunctionCommand({ ...o.want, Code: code, Architectures: [o.arch], PackageType: 'Zip', Tags: o.tags, Publish: false })), o.retry);
+    await waitUntilFunctionActiveV2({ client: lambda, ...WAIT }, { FunctionName: name });
+    return { created: true, codeUpdated: true, configUpdated: true };
+  }
+  await waitUntilFunctionUpdatedV2({ client: lambda, ...WAIT }, { FunctionName: name });
+  let codeUpdated = false;
+  let configUpdated = false;
+  const current = existing.configuration;
+  if (current.CodeSha256 !== codeSha256(o.zip.sha256) || (current.Architectures?.[0] ?? 'x86_64') !== o.arch) {
+    await withRetry(() => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...code, Architectures: [o.arch], Publish: false })), o.retry);
+    await waitUntilFunctionUpdatedV2({ client: lambda, ...WAIT }, { FunctionName: name });
+    codeUpdated = true;
+  }
+  if (configDiffers(current, o.want)) {
+    await withRetry(() => lambda.send(new UpdateFunctionConfigurationCommand(o.want)), o.retry);
+    await waitUntilFunctionUpdatedV2({ client: lambda, ...WAIT }, { FunctionName: name });
+    configUpdated = true;
+  }
+  return { created: false, codeUpdated, configUpdated };
+}
+
+/** Published versions (not $LATEST), oldest first. */
+export async function listVersions(lambda: LambdaClient, name: string): Promise<FunctionConfiguration[]> {
+  const out: FunctionConfiguration[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: name, ...(marker ? { Marker: marker } : {}) }));
+    out.push(...(page.Versions ?? []).filter((v) => v.Version !== '$LATEST'));
+    marker = page.NextMarker;
+  } while (marker);
+  return out.sort((a, b) => Number(a.Version) - Number(b.Version));
+}
+
+/**
+ * Publish an immutable version described with the bundle and model SHA-256. Lambda returns the
+ * existing version when nothing changed since the last publish: then `published` is false.
+ */
+export async function publishVersion(
+  lambda: LambdaClient,
+  name: string,
+  o: { bundleSha256: string; modelSha256: string; retry: RetryOptions },
+): Promise<{ version: string; published: boolean }> {
+  const before = await listVersions(lambda, name);
+  const out = await withRetry(
+    () => lambda.send(new PublishVersionCommand({ FunctionName: name, CodeSha256: codeSha256(o.bundleSha256), Description: versionDescription(o.bundleSha256, o.modelSha256) })),
+    o.retry,
+  );
+  return { version: out.Version!, published: !before.some((v) => v.Version === out.Version) };
+}
+
+export function versionDescription(bundleSha256: string, modelSha256: string): string {
+  return `mlserve bundle=${bundleSha256} model=${modelSha256}`;
+}
+
+export function parseVersionDescription(description: string | undefined): { bundleSha256: string; modelSha256: string } {
+  const m = /bundle=([0-9a-f]{64}) model=([0-9a-f]{64})/.exec(description ?? '');
+  return { bundleSha256: m?.[1] ?? '', modelSha256: m?.[2] ?? '' };
+}
+
+/** The alias's routing plus the rollback history mlserve keeps in its description. */
+export interface AliasRecord {
+  version: string;
+  canary?: { version: string; weight: number };
+  history: string[];
+  exists: boolean;
+}
+
+export async function readAlias(lambda: LambdaClient, name: string, alias: string): Promise<AliasRecord> {
+  try {
+    const out = await lambda.send(new GetAliasCommand({ FunctionName: name, Name: alias }));
+    const weights = Object.entries(out.RoutingConfig?.AdditionalVersionWeights ?? {});
+    let history: string[] = [];
+    try {
+      history = (JSON.parse(out.Description ?? '{}') as { history?: string[] }).history ?? [];
+    } catch {
+      history = [];
+    }
+    const record: AliasRecord = { version: out.FunctionVersion!, history, exists: true };
+    if (weights.length) record.canary = { version: weights[0]![0], weight: weights[0]![1] };
+    return record;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') return { version: '', history: [], exists: false };
+    throw error;
+  }
+}
+
+/** Write the alias: full switch (canary undefined) or weighted; history kept in the description. */
+export async function writeAlias(lambda: LambdaClient, name: string, alias: string, record: Omit<AliasRecord, 'exists'>, exists: boolean, retry: RetryOptions): Promise<void> {
+  const Description = JSON.stringify({ mlserve: 1, history: record.history.slice(-20) });
+  const RoutingConfig = { AdditionalVersionWeights: record.canary ? { [record.canary.version]: record.canary.weight } : {} };
+  const input = { FunctionName: name, Name: alias, FunctionVersion: record.version, Description, RoutingConfig };
+  await withRetry(() => (exists ? lambda.send(new UpdateAliasCommand(input)) : lambda.send(new CreateAliasCommand(input))), retry);
+}
+
+/** The Function URL on the alias: AWS_IAM unless the config asks for public (then a resource policy). */
+export async function ensureFunctionUrl(lambda: LambdaClient, name: string, alias: string, config: Config, retry: RetryOptions): Promise<string> {
+  const auth = config.endpoint.public ? 'NONE' : 'AWS_IAM';
+  const cors = config.endpoint.cors
+    ? { Cors: { AllowOrigins: config.endpoint.cors.origins, AllowMethods: config.endpoint.cors.methods, AllowHeaders: config.endpoint.cors.headers, MaxAge: config.endpoint.cors.maxAge } }
+    : {};
+  let url: string;
+  try {
+    url = (await withRetry(() => lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, Qualifier: alias, AuthType: auth, ...cors })), retry)).FunctionUrl!;
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceConflictException') throw error;
+    url = (await withRetry(() => lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: name, Qualifier: alias, AuthType: auth, ...cors })), retry)).FunctionUrl!;
+  }
+  const statement = { FunctionName: name, Qualifier: alias, StatementId: 'mlserve-public-url' };
+  if (auth === 'NONE') {
+    try {
+      await lambda.send(new AddPermissionCommand({ ...statement, Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE' }));
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ResourceConflictException') throw error;
+    }
+  } else {
+    await lambda.send(new RemovePermissionCommand(statement)).catch(() => undefined);
+  }
+  return url;
+}

@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+
+/** Every name mlserve gives an AWS resource, derived from app, stage, account and region. */
+export interface AwsNames {
+  function: string;
+  alias: string;
+  role: string;
+  policy: string;
+  bucket: string;
+  logGroup: string;
+  /** Key prefix for this app and stage in the bucket. */
+  prefix: string;
+  rulePrefix: string;
+  tags: Record<string, string>;
+}
+
+export function awsNames(app: string, stage: string, account: string, region: string, userTags: Record<string, string> = {}): AwsNames {
+  const fn = `${app}-${stage}`.slice(0, 64);
+  const hash = createHash('sha256').update(`${account}/${region}/${app}/${stage}`).digest('hex').slice(0, 10);
+  // Bucket names are global and at most 63 characters: a readable head and a hash that makes it unique.
+  const bucket = `mlserve-${app}-${stage}`.slice(0, 63 - 11).replace(/-+$/, '') + `-${hash}`;
+  return {
+    function: fn,
+    alias: stage,
+    role: `mlserve-${fn}`.slice(0, 64),
+    policy: 'mlserve-least-privilege',
+    bucket,
+    logGroup: `/aws/lambda/${fn}`,
+    prefix: `${app}/${stage}`,
+    rulePrefix: `mlserve-${fn}`.slice(0, 56),
+    tags: { ...userTags, 'mlserve:app': app, 'mlserve:stage': stage },
+  };
+}
