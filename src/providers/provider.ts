@@ -64,6 +64,8 @@ export interface Provider {
   rollback(): Promise<AliasState>;
   invoke(request: InvokeRequest): Promise<InvokeResult>;
   destroy(options: { dryRun: boolean }): Promise<{ removed: string[] }>;
+  /** Delete versions beyond the newest `keep` that no alias points at (canary included). */
+  prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }>;
   /** Print log lines since `since` (epoch ms); with `follow`, keep printing until the signal aborts. */
   logs(since: number, follow: boolean, print: (line: LogLine) => void): Promise<void>;
 }
@@ -73,4 +75,12 @@ export interface LogLine {
   /** Where it came from: a log stream, or `v<version> <pid>` locally. */
   stream: string;
   message: string;
+}
+
+/** Which versions `prune` may delete: beyond the newest `keep`, and not pointed at by the alias. */
+export function prunable(versions: string[], keep: number, alias: AliasState): string[] {
+  const protectedVersions = new Set([alias.version, alias.canary?.version].filter((v): v is string => !!v));
+  const sorted = [...versions].sort((a, b) => Number(a) - Number(b));
+  const candidates = sorted.slice(0, Math.max(0, sorted.length - keep));
+  return candidates.filter((v) => !protectedVersions.has(v));
 }

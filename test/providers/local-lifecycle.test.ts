@@ -45,6 +45,9 @@ describe('local provider lifecycle through the CLI', () => {
     expect((await cli(['rollback', '--json'])).json()).toMatchObject({ alias: { version: '1' } });
     expect((await cli(['rollback', '--json'])).json()).toMatchObject({ alias: { version: '2' } });
 
+    // prune keeps the alias's version even when it is old: nothing to delete with 2 versions and --keep 1.
+    expect((await cli(['versions', 'prune', '--keep', '1'])).stdout).toBe('nothing to prune; kept 1, 2\n');
+
     const bad = await cli(['promote', '7']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('version 7 does not exist on stage dev');

@@ -12,11 +12,29 @@ export function describeAlias(a: AliasState): string {
 
 export const versionsCommand: CommandSpec = {
   name: 'versions',
-  summary: 'list published versions and where the stage points',
-  options: [providerOption],
-  examples: [{ command: 'mlserve versions', description: 'versions of this stage' }, { command: 'mlserve versions --json', description: 'for scripts' }],
-  async run(ctx, _args, raw) {
+  summary: 'list published versions and where the stage points; `versions prune --keep n` deletes old ones',
+  arguments: [{ name: 'action', description: 'prune: delete versions beyond the newest --keep that no alias points at' }],
+  options: [
+    providerOption,
+    { flags: '--keep <n>', description: 'with prune: how many of the newest versions to keep (default 5)' },
+    { flags: '--dry-run', description: 'with prune: list what would be deleted' },
+  ],
+  examples: [
+    { command: 'mlserve versions', description: 'versions of this stage' },
+    { command: 'mlserve versions --json', description: 'for scripts' },
+    { command: 'mlserve versions prune --keep 3', description: 'free code storage (Lambda’s 75 GB fills up)' },
+  ],
+  async run(ctx, args, raw) {
+    const { MlserveError } = await import('../../core/errors.js');
+    if (args[0] !== undefined && args[0] !== 'prune') throw new MlserveError('USAGE', `unknown versions action "${args[0]}"`, { hint: 'mlserve versions [prune --keep <n>]' });
     const { provider, id } = await openProvider(ctx, raw);
+    if (args[0] === 'prune') {
+      const keep = raw.keep === undefined ? 5 : Number(raw.keep);
+      if (!Number.isInteger(keep) || keep < 1) throw new MlserveError('USAGE', `--keep ${String(raw.keep)}: expected a whole number of versions, at least 1`, { hint: 'e.g. --keep 3' });
+      const result = await provider.prune(keep, { dryRun: raw.dryRun === true });
+      const verb = raw.dryRun === true ? 'would delete' : 'deleted';
+      return { data: { provider: id, ...result }, text: result.deleted.length ? `${verb} version${result.deleted.length > 1 ? 's' : ''} ${result.deleted.join(', ')}; kept ${result.kept.join(', ')}` : `nothing to prune; kept ${result.kept.join(', ') || 'none'}` };
+    }
     const { versions, alias } = await provider.versions();
     const rows = [
       ['version', 'created', 'bundle', 'model', 'aliases'],

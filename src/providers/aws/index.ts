@@ -5,7 +5,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { PackageResult } from '../../core/actions/package.js';
 import { MlserveError } from '../../core/errors.js';
 import { functionUrlEvent, httpResponseOf } from '../http-event.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
+import { prunable, type AliasState, type DeployResult, type InvokeRequest, type InvokeResult, type Provider, type ProviderContext, type VersionInfo } from '../provider.js';
 import { bucketExists, bucketTags, deleteBucket, deleteObjects, ensureBucket, uploadIfChanged } from './bucket.js';
 import { awsError, createClients, type AwsClients } from './clients.js';
 import { desiredConfiguration, ensureFunction, ensureFunctionUrl, getFunction, listVersions, parseVersionDescription, publishVersion, readAlias, writeAlias, type AliasRecord } from './function.js';
@@ -188,6 +188,22 @@ export class AwsProvider implements Provider {
       await writeAlias(this.clients.lambda, names.function, names.alias, next, true, this.retry);
       return toState(names.alias, await readAlias(this.clients.lambda, names.function, names.alias));
     });
+  }
+
+  async prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }> {
+    const { names } = await this.names();
+    const { versions, alias } = await this.versions();
+    const deleted = prunable(versions.map((v) => v.version), keep, alias);
+    if (!options.dryRun) {
+      for (const v of deleted) {
+        await this.call('lambda:DeleteFunction', () => withRetry(() => this.clients.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function, Qualifier: v })), this.retry));
+      }
+      if (deleted.length) {
+        const current = await readAlias(this.clients.lambda, names.function, names.alias);
+        await writeAlias(this.clients.lambda, names.function, names.alias, { ...current, history: current.history.filter((v) => !deleted.includes(v)) }, true, this.retry);
+      }
+    }
+    return { deleted, kept: versions.map((v) => v.version).filter((v) => !deleted.includes(v)) };
   }
 
   async rollback(): Promise<AliasState> {

@@ -6,7 +6,7 @@ import type { PackageResult } from '../../core/actions/package.js';
 import { MlserveError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { findPython } from '../../core/python.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
+import { prunable, type AliasState, type DeployResult, type InvokeRequest, type InvokeResult, type LogLine, type Provider, type ProviderContext, type VersionInfo } from '../provider.js';
 import { functionUrlEvent, httpResponseOf } from '../http-event.js';
 import { LocalRuntime } from './runtime.js';
 import { failure, lambdaError } from './server.js';
@@ -86,6 +86,17 @@ export class LocalProvider implements Provider {
       await this.store.setAlias(switchTo(alias, n));
     }
     return toState(this.stage, await this.store.alias());
+  }
+
+  async prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }> {
+    const { versions, alias } = await this.versions();
+    const deleted = prunable(versions.map((v) => v.version), keep, alias);
+    if (!options.dryRun && deleted.length) {
+      await Promise.all(deleted.map((v) => rm(this.store.versionDir(Number(v)), { recursive: true, force: true })));
+      const current = await this.store.alias();
+      await this.store.setAlias({ ...current, history: current.history.filter((v) => !deleted.includes(String(v))) });
+    }
+    return { deleted, kept: versions.map((v) => v.version).filter((v) => !deleted.includes(v)) };
   }
 
   async rollback(): Promise<AliasState> {
