@@ -16,7 +16,8 @@ export class CliReporter implements Reporter {
 
   async step<T>(title: string, task: () => Promise<T>): Promise<T> {
     const started = Date.now();
-    if (this.io.stderr.isTTY && !this.io.env.CI) {
+    // A terminal that reports no width (a fresh pty) would send ora into an endless redraw.
+    if (this.io.stderr.isTTY && (this.io.stderr.columns ?? 0) > 0 && !this.io.env.CI) {
       const { default: ora } = await import('ora');
       const spinner = ora({ text: title, stream: this.io.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
       try {
