@@ -8,11 +8,11 @@ import fcntl
 import json
 import os
 import pty
-import struct
-import termios
 import re
 import select
+import struct
 import sys
+import termios
 import time
 
 script = json.load(open(sys.argv[1]))
