@@ -1,4 +1,3 @@
-import { packageBundle } from '../../core/actions/package.js';
 import type { CommandSpec } from '../context.js';
 import { openProvider, providerOption } from '../provider-context.js';
 
@@ -15,6 +14,7 @@ export const deployCommand: CommandSpec = {
   ],
   async run(ctx, _args, raw) {
     const { loaded, provider, id } = await openProvider(ctx, raw);
+    const { packageBundle } = await import('../../core/actions/package.js');
     const bundle = await packageBundle({ loaded, provider: id, env: ctx.io.env, reporter: ctx.reporter, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) });
     for (const w of bundle.warnings) ctx.reporter.warn(w);
     const result = await provider.deploy(bundle, { promote: raw.promote !== false });

@@ -1,4 +1,4 @@
-import { providerReady, runDoctor } from '../../core/actions/doctor.js';
+import type { runDoctor } from '../../core/actions/doctor.js';
 import { PROVIDERS, type ProviderId } from '../../core/config/schema.js';
 import type { CommandSpec } from '../context.js';
 import { table } from '../style.js';
@@ -17,7 +17,8 @@ export const doctorCommand: CommandSpec = {
     const opts: Parameters<typeof runDoctor>[0] = { cwd: ctx.io.cwd, env: ctx.io.env };
     if (ctx.options.config) opts.configPath = ctx.options.config;
     if (ctx.options.stage) opts.stage = ctx.options.stage;
-    const { checks, config } = await runDoctor(opts);
+    const { providerReady, runDoctor: run } = await import('../../core/actions/doctor.js');
+    const { checks, config } = await run(opts);
     const provider = (raw.provider as ProviderId | undefined) ?? config?.config.provider ?? 'local';
     const ready = providerReady(checks, provider);
     const { style } = ctx;

@@ -6,7 +6,7 @@ import { parseConfigText } from '../../core/config/load.js';
 import { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS, type Framework } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
-import { detectModel, type Detection } from '../../packaging/detect/detect.js';
+import type { Detection } from '../../packaging/detect/detect.js';
 import type { CommandContext, CommandSpec } from '../context.js';
 
 interface InitFlags {
@@ -56,6 +56,7 @@ export const initCommand: CommandSpec = {
         hint: 'pass --force to overwrite it, or edit it by hand',
       });
     }
+    const { detectModel } = await import('../../packaging/detect/detect.js');
     const modelTarget = resolve(ctx.io.cwd, flags.model ?? root);
     let detection = await ctx.reporter.step('Detecting the model framework', () =>
       detectModel(modelTarget, flags.framework ? { framework: flags.framework } : {}),

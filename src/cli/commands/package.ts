@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { packageBundle, type PackageResult } from '../../core/actions/package.js';
+import type { PackageResult } from '../../core/actions/package.js';
 import { loadConfig } from '../../core/config/load.js';
 import { PROVIDERS, type ProviderId } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
@@ -25,6 +25,8 @@ export const packageCommand: CommandSpec = {
   ],
   async run(ctx, _args, raw) {
     const loaded = await loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...configLoadOptions(ctx.options) });
+    // Loaded on use: packaging pulls in archiver and execa, which --help and --version never need.
+    const { packageBundle } = await import('../../core/actions/package.js');
     const result = await packageBundle({
       loaded,
       ...(raw.provider ? { provider: raw.provider as ProviderId } : {}),

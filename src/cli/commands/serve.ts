@@ -1,7 +1,4 @@
 import { MlserveError } from '../../core/errors.js';
-import { LocalProvider } from '../../providers/local/index.js';
-import { LocalRuntime } from '../../providers/local/runtime.js';
-import { startServer } from '../../providers/local/server.js';
 import type { CommandSpec } from '../context.js';
 import { openProvider } from '../provider-context.js';
 
@@ -20,6 +17,11 @@ export const serveCommand: CommandSpec = {
     { command: 'aws lambda invoke --endpoint-url http://127.0.0.1:8080 --function-name iris --payload file://event.json out.json', description: 'the Invoke API' },
   ],
   async run(ctx, _args, raw) {
+    const [{ LocalProvider }, { LocalRuntime }, { startServer }] = await Promise.all([
+      import('../../providers/local/index.js'),
+      import('../../providers/local/runtime.js'),
+      import('../../providers/local/server.js'),
+    ]);
     const { provider, loaded } = await openProvider(ctx, { provider: 'local' });
     if (!(provider instanceof LocalProvider)) throw new MlserveError('INTERNAL', 'serve needs the local provider');
     const port = raw.port === undefined ? loaded.config.local.port : Number(raw.port);
