@@ -132,3 +132,28 @@ describe('doctor and logs on aws (moto_server)', () => {
     expect(json.json<{ lines: { message: string }[] }>().lines.map((l) => l.message)).toEqual(['old line', '{"event": "init", "init_ms": 812}']);
   });
 });
+
+describe('credentials stay secret (moto_server)', () => {
+  it('deploy and a failing call with --debug never print the secret key or token', async () => {
+    await moto.reset();
+    const secret = 'wJalrXUtnFEMI/K7MDENG/SECRETsecretSECRET';
+    const token = 'IQoJb3JpZ2luX2VjEXAMPLETOKENxyz';
+    const model = await project('custom', ['--provider', 'aws']);
+    const env = packagingEnv({ ...moto.env, AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: token, AWS_REGION: 'eu-west-1' });
+    // --region overrides AWS_REGION.
+    const deploy = await runCli(['deploy', '--region', 'us-east-1', '--debug', '--json'], { cwd: model.dir, env });
+    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(deploy.json<{ endpoint: string }>().endpoint).toContain('.us-east-1.');
+    const failing = await runCli(['promote', '9', '--region', 'us-east-1', '--debug'], { cwd: model.dir, env });
+    expect(failing.code).toBe(2);
+    const unreachable = await runCli(['versions', '--debug'], { cwd: model.dir, env: { ...env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/\n\s+at /); // --debug does show the stack…
+    for (const run of [deploy, failing, unreachable]) {
+      for (const out of [run.stdout, run.stderr]) {
+        expect(out).not.toContain(secret); // …but never a credential
+        expect(out).not.toContain(token);
+      }
+    }
+  });
+});

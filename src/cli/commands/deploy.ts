@@ -1,12 +1,12 @@
 import type { CommandSpec } from '../context.js';
-import { openProvider, providerOption } from '../provider-context.js';
+import { awsOptions, openProvider, providerOption } from '../provider-context.js';
 
 export const deployCommand: CommandSpec = {
   name: 'deploy',
   summary: 'package, publish an immutable version, point the stage at it, print the endpoint',
   description:
     'Package the bundle for the provider, publish it as a new immutable version (an unchanged bundle publishes nothing), point the stage’s alias at it unless --no-promote, and print the endpoint. Safe to run again after an interruption.',
-  options: [providerOption, { flags: '--no-promote', description: 'publish the version but leave the alias where it is (for `promote`)' }],
+  options: [providerOption, ...awsOptions, { flags: '--no-promote', description: 'publish the version but leave the alias where it is (for `promote`)' }],
   examples: [
     { command: 'mlserve deploy', description: 'to the config’s provider (local by default)' },
     { command: 'mlserve deploy --provider local --stage prod', description: 'another stage' },

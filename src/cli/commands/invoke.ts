@@ -1,7 +1,7 @@
 import { buildInvokeRequest, checkInvokeResult, type InvokeFlags } from '../../core/actions/invoke.js';
 import { MlserveError } from '../../core/errors.js';
 import type { CommandSpec } from '../context.js';
-import { openProvider, providerOption } from '../provider-context.js';
+import { awsOptions, openProvider, providerOption } from '../provider-context.js';
 
 export const invokeCommand: CommandSpec = {
   name: 'invoke',
@@ -10,6 +10,7 @@ export const invokeCommand: CommandSpec = {
     'Send an HTTP request (--data, --data-file or stdin, with --path and --method) or a raw event (--event, e.g. an S3 or SQS event from a file) to the stage’s alias (or --version) and print the response body. A function error, a timeout, a non-2xx status or a failed --expect-* assertion exits 1. On the local provider it uses a running `mlserve serve`, else a one-shot worker.',
   options: [
     providerOption,
+    ...awsOptions,
     { flags: '-d, --data <json>', description: 'request body (JSON)' },
     { flags: '--data-file <path>', description: 'request body from a file (- for stdin)' },
     { flags: '--event <file>', description: 'send this raw event as it is (- for stdin)' },
