@@ -19,12 +19,14 @@ describe('mlserve doctor', () => {
       AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${SECRET};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;`,
     };
     const run = await runCli(['doctor', '--provider', 'aws', '--debug'], { cwd: home, env });
-    expect(run.code).toBe(0);
+    // Nothing listens on the endpoint: the identity check (STS) fails, so aws is not ready.
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/aws identity\s+aws\s+FAIL\s+sts:GetCallerIdentity failed/);
     expect(run.stdout).toMatch(/python\s+all\s+ok\s+3\.11\.\d+/);
     expect(run.stdout).toMatch(/pip\s+all\s+ok\s+pip \d+/);
     expect(run.stdout).toContain('profile "default"');
     expect(run.stdout).toContain('AWS_ENDPOINT_URL=http://127.0.0.1:5000');
-    expect(run.stdout).toContain('ready for aws');
+    expect(run.stdout).toContain('not ready for aws');
     for (const out of [run.stdout, run.stderr]) {
       expect(out).not.toContain(SECRET);
       expect(out).not.toContain('AKIAIOSFODNN7EXAMPLE');

@@ -45,8 +45,9 @@ describe('local provider lifecycle through the CLI', () => {
     expect((await cli(['rollback', '--json'])).json()).toMatchObject({ alias: { version: '1' } });
     expect((await cli(['rollback', '--json'])).json()).toMatchObject({ alias: { version: '2' } });
 
-    // prune keeps the alias's version even when it is old: nothing to delete with 2 versions and --keep 1.
-    expect((await cli(['versions', 'prune', '--keep', '1'])).stdout).toBe('nothing to prune; kept 1, 2\n');
+    // The alias is back on 2: with --keep 1, version 1 is prunable (a dry run here; destroy follows).
+    expect((await cli(['versions', 'prune', '--keep', '1', '--dry-run'])).stdout).toBe('would delete version 1; kept 2\n');
+    expect((await cli(['versions', 'prune', '--keep', '2'])).stdout).toBe('nothing to prune; kept 1, 2\n');
 
     const bad = await cli(['promote', '7']);
     expect(bad.code).toBe(2);
