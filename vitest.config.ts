@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     // pip's default index is unreachable here: fail at once instead of retrying with back-off.
-    env: { PIP_RETRIES: '0' },
+    env: { PIP_RETRIES: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

@@ -70,13 +70,7 @@ export async function packageBundle(o: PackageOptions): Promise<PackageResult> {
       hint: 'set model.file in mlserve.config.yaml to the model file, relative to model.path',
     });
   }
-  const sklearnVersion = config.model.framework === 'sklearn' ? (await inspectPickleFile(join(modelDir, modelEntry)).catch(() => undefined))?.sklearnVersion : undefined;
-
-  const requirementsFile = join(modelDir, config.runtime.requirements);
-  const requirementsText = await readFile(requirementsFile, 'utf8').catch(() => undefined);
-  if (requirementsText === undefined && config.model.framework !== 'custom') warnings.push(`no ${config.runtime.requirements} in the model directory: installing only the framework's package`);
-  const reqs = resolveRequirements(requirementsText ?? '', config.model.framework, sklearnVersion, config.runtime.requirements);
-  if (reqs.added.length) warnings.push(`added to the requirements: ${reqs.added.join(', ')} (the ${config.model.framework} loader needs it)`);
+  const reqs = await requirementsFor(loaded, modelEntry, warnings);
 
   const cacheRoot = env.MLSERVE_CACHE_DIR ?? join(loaded.dir, '.mlserve', 'cache');
   const deps = await reporter.step(`Installing dependencies for ${describeTarget(target)}`, () =>
@@ -85,14 +79,7 @@ export async function packageBundle(o: PackageOptions): Promise<PackageResult> {
   if (deps.removedProvided.length) reporter.debug(`left out ${deps.removedProvided.join(', ')}: the Lambda runtime provides them`);
   const depFiles = (await walkFiles(deps.dir)).filter((f) => f.rel !== '.mlserve-vendor.json');
 
-  const mismatches = await findArchMismatches([...depFiles, ...scan.files], target.arch);
-  if (mismatches.length > 0) {
-    const list = mismatches.slice(0, 5).map((m) => `${m.file} (${m.machine})`).join(', ');
-    throw new MlserveError('ARCH_MISMATCH', `${mismatches.length} native librar${mismatches.length === 1 ? 'y is' : 'ies are'} not built for ${target.arch}: ${list}`, {
-      hint: `rebuild or re-download them for ${target.arch}, or set runtime.arch to match; a ${target.arch} runtime cannot load them`,
-      details: { files: mismatches },
-    });
-  }
+  await assertArchitecture([...depFiles, ...scan.files], target);
 
   const modelHashes = new Map<string, string>();
   await reporter.step('Hashing model files', async () => {
@@ -121,20 +108,9 @@ export async function packageBundle(o: PackageOptions): Promise<PackageResult> {
     .update(JSON.stringify([BUNDLE_FORMAT, handlerVersion, describeTarget(target), entries.map((e) => [e.name, e.size, e.mode & 0o111, e.abs ?? e.data?.toString('base64'), e.mtimeMs])]))
     .digest('hex');
 
-  let zip: { sha256: string; bytes: number } | undefined;
-  let reused = false;
-  if (!o.dryRun) {
-    const previous = await readManifest(manifestPath);
-    const zipSize = await stat(zipPath).then((s) => s.size, () => -1);
-    if (previous?.fingerprint === fingerprint && previous.bundle.zippedBytes === zipSize) {
-      zip = { sha256: previous.bundle.sha256, bytes: zipSize };
-      reused = true;
-      reporter.debug('inputs unchanged since the last package: reusing the bundle');
-    } else {
-      const bundleEntries: BundleEntry[] = entries.map((e) => ({ name: e.name, source: e.data ? { data: e.data } : { path: e.abs! }, size: e.size, mode: e.mode }));
-      zip = await reporter.step(`Writing the bundle (${entries.length} files)`, () => writeZip(bundleEntries, zipPath));
-    }
-  }
+  const written = o.dryRun ? undefined : await writeOrReuseZip(entries, zipPath, manifestPath, fingerprint, reporter);
+  const zip = written?.zip;
+  const reused = written?.reused ?? false;
 
   const offloadBytes = plan.offload.reduce((n, a) => n + a.bytes, 0);
   const limits = checkLimits(provider, {
@@ -176,6 +152,46 @@ export async function packageBundle(o: PackageOptions): Promise<PackageResult> {
     await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   }
   return result;
+}
+
+/** The requirements to install: the user's file, the framework's package, scikit-learn pinned to the pickle. */
+async function requirementsFor(loaded: LoadedConfig, modelEntry: string, warnings: string[]): Promise<ReturnType<typeof resolveRequirements>> {
+  const { config, modelDir } = loaded;
+  const sklearnVersion = config.model.framework === 'sklearn' ? (await inspectPickleFile(join(modelDir, modelEntry)).catch(() => undefined))?.sklearnVersion : undefined;
+  const text = await readFile(join(modelDir, config.runtime.requirements), 'utf8').catch(() => undefined);
+  if (text === undefined && config.model.framework !== 'custom') warnings.push(`no ${config.runtime.requirements} in the model directory: installing only the framework's package`);
+  const reqs = resolveRequirements(text ?? '', config.model.framework, sklearnVersion, config.runtime.requirements);
+  if (reqs.added.length) warnings.push(`added to the requirements: ${reqs.added.join(', ')} (the ${config.model.framework} loader needs it)`);
+  return reqs;
+}
+
+/** Every shared object must be built for the target's CPU, or the runtime cannot load it. */
+async function assertArchitecture(files: { rel: string; abs: string }[], target: Target): Promise<void> {
+  const mismatches = await findArchMismatches(files, target.arch);
+  if (mismatches.length === 0) return;
+  const list = mismatches.slice(0, 5).map((m) => `${m.file} (${m.machine})`).join(', ');
+  throw new MlserveError('ARCH_MISMATCH', `${mismatches.length} native librar${mismatches.length === 1 ? 'y is' : 'ies are'} not built for ${target.arch}: ${list}`, {
+    hint: `rebuild or re-download them for ${target.arch}, or set runtime.arch to match; a ${target.arch} runtime cannot load them`,
+    details: { files: mismatches },
+  });
+}
+
+/** Reuse the last zip when its inputs' fingerprint is unchanged; else write it anew. */
+async function writeOrReuseZip(
+  entries: PlannedFile[],
+  zipPath: string,
+  manifestPath: string,
+  fingerprint: string,
+  reporter: Reporter,
+): Promise<{ zip: { sha256: string; bytes: number }; reused: boolean }> {
+  const previous = await readManifest(manifestPath);
+  const zipSize = await stat(zipPath).then((s) => s.size, () => -1);
+  if (previous?.fingerprint === fingerprint && previous.bundle.zippedBytes === zipSize) {
+    reporter.debug('inputs unchanged since the last package: reusing the bundle');
+    return { zip: { sha256: previous.bundle.sha256, bytes: zipSize }, reused: true };
+  }
+  const bundleEntries: BundleEntry[] = entries.map((e) => ({ name: e.name, source: e.data ? { data: e.data } : { path: e.abs! }, size: e.size, mode: e.mode }));
+  return { zip: await reporter.step(`Writing the bundle (${entries.length} files)`, () => writeZip(bundleEntries, zipPath)), reused: false };
 }
 
 function checkCollisions(files: PlannedFile[]): void {
