@@ -77,10 +77,3 @@ export interface LogLine {
   message: string;
 }
 
-/** Which versions `prune` may delete: beyond the newest `keep`, and not pointed at by the alias. */
-export function prunable(versions: string[], keep: number, alias: AliasState): string[] {
-  const protectedVersions = new Set([alias.version, alias.canary?.version].filter((v): v is string => !!v));
-  const sorted = [...versions].sort((a, b) => Number(a) - Number(b));
-  const candidates = sorted.slice(0, Math.max(0, sorted.length - keep));
-  return candidates.filter((v) => !protectedVersions.has(v));
-}

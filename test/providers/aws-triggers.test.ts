@@ -6,7 +6,7 @@ import { LambdaClient, ListEventSourceMappingsCommand, ListVersionsByFunctionCom
 import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prunable } from '../../src/providers/provider.js';
+import { prunable } from '../../src/providers/alias.js';
 import { runCli } from '../helpers/cli.js';
 import { startMoto, type Moto } from '../helpers/moto.js';
 import { packagingEnv, project } from '../helpers/project.js';

@@ -19,6 +19,7 @@ import {
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import type { Config } from '../../core/config/schema.js';
+import type { AliasRecord } from '../alias.js';
 import type { AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
@@ -144,14 +145,9 @@ export function parseVersionDescription(description: string | undefined): { bund
 }
 
 /** The alias's routing plus the rollback history mlserve keeps in its description. */
-export interface AliasRecord {
-  version: string;
-  canary?: { version: string; weight: number };
-  history: string[];
-  exists: boolean;
-}
+export type StoredAlias = AliasRecord & { exists: boolean };
 
-export async function readAlias(lambda: LambdaClient, name: string, alias: string): Promise<AliasRecord> {
+export async function readAlias(lambda: LambdaClient, name: string, alias: string): Promise<StoredAlias> {
   try {
     const out = await lambda.send(new GetAliasCommand({ FunctionName: name, Name: alias }));
     const weights = Object.entries(out.RoutingConfig?.AdditionalVersionWeights ?? {});
@@ -161,17 +157,18 @@ export async function readAlias(lambda: LambdaClient, name: string, alias: strin
     } catch {
       history = [];
     }
-    const record: AliasRecord = { version: out.FunctionVersion!, history, exists: true };
+    const record: StoredAlias = { version: out.FunctionVersion!, history, exists: true };
     if (weights.length) record.canary = { version: weights[0]![0], weight: weights[0]![1] };
     return record;
   } catch (error) {
-    if ((error as { name?: string }).name === 'ResourceNotFoundException') return { version: '', history: [], exists: false };
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') return { version: null, history: [], exists: false };
     throw error;
   }
 }
 
 /** Write the alias: full switch (canary undefined) or weighted; history kept in the description. */
-export async function writeAlias(lambda: LambdaClient, name: string, alias: string, record: Omit<AliasRecord, 'exists'>, exists: boolean, retry: RetryOptions): Promise<void> {
+export async function writeAlias(lambda: LambdaClient, name: string, alias: string, record: AliasRecord, exists: boolean, retry: RetryOptions): Promise<void> {
+  if (record.version === null) throw new Error('an alias needs a version');
   const Description = JSON.stringify({ mlserve: 1, history: record.history.slice(-20) });
   const RoutingConfig = { AdditionalVersionWeights: record.canary ? { [record.canary.version]: record.canary.weight } : {} };
   const input = { FunctionName: name, Name: alias, FunctionVersion: record.version, Description, RoutingConfig };

@@ -5,11 +5,13 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { PackageResult } from '../../core/actions/package.js';
 import { MlserveError } from '../../core/errors.js';
 import { functionUrlEvent, httpResponseOf } from '../http-event.js';
-import { prunable, type AliasState, type DeployResult, type InvokeRequest, type InvokeResult, type Provider, type ProviderContext, type VersionInfo } from '../provider.js';
+import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState } from '../alias.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
 import { bucketExists, bucketTags, deleteBucket, deleteObjects, ensureBucket, uploadIfChanged } from './bucket.js';
 import { awsError, createClients, type AwsClients } from './clients.js';
-import { desiredConfiguration, ensureFunction, ensureFunctionUrl, getFunction, listVersions, parseVersionDescription, publishVersion, readAlias, writeAlias, type AliasRecord } from './function.js';
+import { desiredConfiguration, ensureFunction, ensureFunctionUrl, getFunction, listVersions, parseVersionDescription, publishVersion, readAlias, writeAlias } from './function.js';
 import { awsNames, type AwsNames } from './names.js';
+import type { AliasRecord } from '../alias.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { deleteRole, ensureRole, executionPolicy } from './role.js';
 import { ensureTriggers, removeTriggers } from './triggers.js';
@@ -158,34 +160,30 @@ export class AwsProvider implements Provider {
     return this.call('lambda:ListVersionsByFunction', async () => {
       if (!(await getFunction(this.clients.lambda, names.function))) return { versions: [], alias: { alias: names.alias, version: null } };
       const alias = await readAlias(this.clients.lambda, names.function, names.alias);
-      const versions = (await listVersions(this.clients.lambda, names.function)).map((v): VersionInfo => {
-        const aliases: VersionInfo['aliases'] = [];
-        if (alias.exists && alias.version === v.Version) aliases.push({ name: names.alias, weight: alias.canary ? 1 - alias.canary.weight : 1 });
-        if (alias.canary?.version === v.Version) aliases.push({ name: names.alias, weight: alias.canary!.weight });
-        return { version: v.Version!, created: v.LastModified ?? '', ...parseVersionDescription(v.Description), aliases };
-      });
+      const versions = (await listVersions(this.clients.lambda, names.function)).map(
+        (v): VersionInfo => ({ version: v.Version!, created: v.LastModified ?? '', ...parseVersionDescription(v.Description), aliases: aliasesOf(alias, names.alias, v.Version!) }),
+      );
       return { versions, alias: toState(names.alias, alias) };
     });
   }
 
   async promote(version: string | undefined, options: { weight?: number; finish?: boolean }): Promise<AliasState> {
+    return this.updateAlias(async (alias, names) => {
+      if (!options.finish) {
+        const versions = (await listVersions(this.clients.lambda, names.function)).map((v) => v.Version!);
+        if (!version || !versions.includes(version)) throw new MlserveError('USAGE', `version ${version ?? '(none)'} does not exist on stage ${names.alias}`, { hint: `versions: ${versions.join(', ') || 'none'}` });
+      }
+      return promote(alias, names.alias, { ...(version ? { version } : {}), ...options });
+    });
+  }
+
+  /** Read the stage alias, change it with `change`, write it back; the new state is returned. */
+  private async updateAlias(change: (alias: AliasRecord, names: AwsNames) => Promise<AliasRecord> | AliasRecord): Promise<AliasState> {
     const { names } = await this.names();
     return this.call('lambda:UpdateAlias', async () => {
       const alias = await readAlias(this.clients.lambda, names.function, names.alias);
       if (!alias.exists) throw new MlserveError('NOT_DEPLOYED', `nothing is deployed to stage ${names.alias} on aws`, { hint: 'run `mlserve deploy --provider aws` first' });
-      let next: Omit<AliasRecord, 'exists'>;
-      if (options.finish) {
-        if (!alias.canary) throw new MlserveError('USAGE', `no canary is running on stage ${names.alias}`, { hint: 'start one with `mlserve promote <version> --weight 10`' });
-        next = switchTo(alias, alias.canary.version);
-      } else {
-        const versions = (await listVersions(this.clients.lambda, names.function)).map((v) => v.Version!);
-        if (!version || !versions.includes(version)) throw new MlserveError('USAGE', `version ${version ?? '(none)'} does not exist on stage ${names.alias}`, { hint: `versions: ${versions.join(', ') || 'none'}` });
-        if (options.weight !== undefined && options.weight < 100) {
-          if (alias.version === version) throw new MlserveError('USAGE', `version ${version} is already the stable version of ${names.alias}`, { hint: 'a canary needs another version: deploy a new one with --no-promote' });
-          next = { version: alias.version, history: alias.history, canary: { version, weight: options.weight / 100 } };
-        } else next = switchTo(alias, version);
-      }
-      await writeAlias(this.clients.lambda, names.function, names.alias, next, true, this.retry);
+      await writeAlias(this.clients.lambda, names.function, names.alias, await change(alias, names), true, this.retry);
       return toState(names.alias, await readAlias(this.clients.lambda, names.function, names.alias));
     });
   }
@@ -198,29 +196,13 @@ export class AwsProvider implements Provider {
       for (const v of deleted) {
         await this.call('lambda:DeleteFunction', () => withRetry(() => this.clients.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function, Qualifier: v })), this.retry));
       }
-      if (deleted.length) {
-        const current = await readAlias(this.clients.lambda, names.function, names.alias);
-        await writeAlias(this.clients.lambda, names.function, names.alias, { ...current, history: current.history.filter((v) => !deleted.includes(v)) }, true, this.retry);
-      }
+      if (deleted.length) await this.updateAlias((alias) => forget(alias, deleted));
     }
     return { deleted, kept: versions.map((v) => v.version).filter((v) => !deleted.includes(v)) };
   }
 
   async rollback(): Promise<AliasState> {
-    const { names } = await this.names();
-    return this.call('lambda:UpdateAlias', async () => {
-      const alias = await readAlias(this.clients.lambda, names.function, names.alias);
-      if (!alias.exists) throw new MlserveError('NOT_DEPLOYED', `nothing is deployed to stage ${names.alias} on aws`, { hint: 'run `mlserve deploy --provider aws` first' });
-      let next: Omit<AliasRecord, 'exists'>;
-      if (alias.canary) next = { version: alias.version, history: alias.history };
-      else {
-        const previous = alias.history.at(-1);
-        if (!previous) throw new MlserveError('USAGE', `stage ${names.alias} has no earlier version to roll back to`, { hint: 'run `mlserve versions`, then `mlserve promote <version>`' });
-        next = { version: previous, history: alias.history.slice(0, -1) };
-      }
-      await writeAlias(this.clients.lambda, names.function, names.alias, next, true, this.retry);
-      return toState(names.alias, await readAlias(this.clients.lambda, names.function, names.alias));
-    });
+    return this.updateAlias((alias, names) => rollback(alias, names.alias));
   }
 
   async invoke(request: InvokeRequest): Promise<InvokeResult> {
@@ -332,15 +314,4 @@ export class AwsProvider implements Provider {
       if (this.ctx.signal.aborted) return;
     }
   }
-}
-
-/** Point the alias fully at `version`, remembering the previous stable one for rollback. */
-function switchTo(alias: Pick<AliasRecord, 'version' | 'history'>, version: string): Omit<AliasRecord, 'exists'> {
-  return { version, history: alias.version && alias.version !== version ? [...alias.history, alias.version] : alias.history };
-}
-
-function toState(name: string, alias: AliasRecord): AliasState {
-  const state: AliasState = { alias: name, version: alias.exists ? alias.version : null };
-  if (alias.canary) state.canary = alias.canary;
-  return state;
 }

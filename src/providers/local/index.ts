@@ -6,11 +6,12 @@ import type { PackageResult } from '../../core/actions/package.js';
 import { MlserveError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { findPython } from '../../core/python.js';
-import { prunable, type AliasState, type DeployResult, type InvokeRequest, type InvokeResult, type LogLine, type Provider, type ProviderContext, type VersionInfo } from '../provider.js';
+import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState } from '../alias.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
 import { functionUrlEvent, httpResponseOf } from '../http-event.js';
 import { LocalRuntime } from './runtime.js';
 import { failure, lambdaError } from './server.js';
-import { LocalStore, type LocalAlias } from './store.js';
+import { LocalStore } from './store.js';
 
 /** A running `mlserve serve`, as recorded for `invoke` to find. */
 export interface ServeRecord {
@@ -50,8 +51,9 @@ export class LocalProvider implements Provider {
     );
     const alias = await this.store.alias();
     const notes: string[] = [];
-    if (alias.version === null || (options.promote && alias.version !== version.version)) {
-      await this.store.setAlias(switchTo(alias, version.version));
+    const v = String(version.version);
+    if (alias.version === null || (options.promote && alias.version !== v)) {
+      await this.store.setAlias(switchTo(alias, v));
     } else if (!options.promote) notes.push(`the ${this.stage} alias still points at version ${alias.version}: run \`mlserve promote ${version.version}\``);
     const serve = await this.runningServe();
     notes.push(serve ? `a running \`mlserve serve\` (pid ${serve.pid}) serves it now` : 'start it with `mlserve serve`');
@@ -60,31 +62,16 @@ export class LocalProvider implements Provider {
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {
     const alias = await this.store.alias();
-    const versions = (await this.store.list()).map((v): VersionInfo => {
-      const aliases: VersionInfo['aliases'] = [];
-      if (alias.version === v.version) aliases.push({ name: this.stage, weight: alias.canary ? 1 - alias.canary.weight : 1 });
-      if (alias.canary?.version === v.version) aliases.push({ name: this.stage, weight: alias.canary.weight });
-      return { version: String(v.version), created: v.created, bundleSha256: v.bundleSha256, modelSha256: v.modelSha256, aliases };
-    });
+    const versions = (await this.store.list()).map(
+      (v): VersionInfo => ({ version: String(v.version), created: v.created, bundleSha256: v.bundleSha256, modelSha256: v.modelSha256, aliases: aliasesOf(alias, this.stage, String(v.version)) }),
+    );
     return { versions, alias: toState(this.stage, alias) };
   }
 
   async promote(version: string | undefined, options: { weight?: number; finish?: boolean }): Promise<AliasState> {
     const alias = await this.store.alias();
-    if (options.finish) {
-      if (!alias.canary) throw new MlserveError('USAGE', `no canary is running on stage ${this.stage}`, { hint: 'start one with `mlserve promote <version> --weight 10`' });
-      await this.store.setAlias(switchTo(alias, alias.canary.version));
-      return toState(this.stage, await this.store.alias());
-    }
-    const n = await this.existing(version);
-    if (options.weight !== undefined && options.weight < 100) {
-      if (alias.version === null || alias.version === n) {
-        throw new MlserveError('USAGE', `version ${n} is already the stable version of ${this.stage}`, { hint: 'a canary needs another version: deploy a new one with --no-promote' });
-      }
-      await this.store.setAlias({ ...alias, canary: { version: n, weight: options.weight / 100 } });
-    } else {
-      await this.store.setAlias(switchTo(alias, n));
-    }
+    if (!options.finish) await this.existing(version);
+    await this.store.setAlias(promote(alias, this.stage, { ...(version ? { version } : {}), ...options }));
     return toState(this.stage, await this.store.alias());
   }
 
@@ -93,22 +80,13 @@ export class LocalProvider implements Provider {
     const deleted = prunable(versions.map((v) => v.version), keep, alias);
     if (!options.dryRun && deleted.length) {
       await Promise.all(deleted.map((v) => rm(this.store.versionDir(Number(v)), { recursive: true, force: true })));
-      const current = await this.store.alias();
-      await this.store.setAlias({ ...current, history: current.history.filter((v) => !deleted.includes(String(v))) });
+      await this.store.setAlias(forget(await this.store.alias(), deleted));
     }
     return { deleted, kept: versions.map((v) => v.version).filter((v) => !deleted.includes(v)) };
   }
 
   async rollback(): Promise<AliasState> {
-    const alias = await this.store.alias();
-    if (alias.canary) {
-      const { canary: _dropped, ...stable } = alias;
-      await this.store.setAlias(stable);
-    } else {
-      const previous = alias.history.at(-1);
-      if (previous === undefined) throw new MlserveError('USAGE', `stage ${this.stage} has no earlier version to roll back to`, { hint: 'run `mlserve versions`, then `mlserve promote <version>`' });
-      await this.store.setAlias({ version: previous, history: alias.history.slice(0, -1) });
-    }
+    await this.store.setAlias(rollback(await this.store.alias(), this.stage));
     return toState(this.stage, await this.store.alias());
   }
 
@@ -268,18 +246,6 @@ export class LocalProvider implements Provider {
     }
     return n;
   }
-}
-
-/** Point the alias fully at `version`, remembering the previous stable one for rollback. */
-function switchTo(alias: LocalAlias, version: number): LocalAlias {
-  const history = alias.version !== null && alias.version !== version ? [...alias.history, alias.version] : alias.history;
-  return { version, history };
-}
-
-function toState(stage: string, alias: LocalAlias): AliasState {
-  const state: AliasState = { alias: stage, version: alias.version === null ? null : String(alias.version) };
-  if (alias.canary) state.canary = { version: String(alias.canary.version), weight: alias.canary.weight };
-  return state;
 }
 
 function parseBody(text: string): unknown {

@@ -34,7 +34,8 @@ export class LocalRuntime {
     if (this.pinned !== undefined && qualifier === undefined) n = this.pinned;
     else if (qualifier === undefined || qualifier === this.stage) {
       const alias = await this.store.alias();
-      n = alias.canary && Math.random() < alias.canary.weight ? alias.canary.version : alias.version;
+      const chosen = alias.canary && Math.random() < alias.canary.weight ? alias.canary.version : alias.version;
+      n = chosen === null ? null : Number(chosen);
     } else if (qualifier === '$LATEST') n = versions.at(-1)?.version ?? null;
     else if (/^\d+$/.test(qualifier)) n = Number(qualifier);
     else throw new MlserveError('USAGE', `unknown qualifier ${qualifier}`, { hint: `use a version number, $LATEST, or the stage name (${this.stage})` });

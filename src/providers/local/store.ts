@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/fs.js';
+import type { AliasRecord } from '../alias.js';
 import { extractZip } from './extract.js';
 
 /** What is recorded with each local version (inside its directory). */
@@ -14,12 +15,8 @@ export interface LocalVersion {
   description: string;
 }
 
-export interface LocalAlias {
-  version: number | null;
-  canary?: { version: number; weight: number };
-  /** Earlier stable versions, most recent last: what rollback returns to. */
-  history: number[];
-}
+/** The stage alias, in the one shape every provider uses (see providers/alias.ts). */
+export type LocalAlias = AliasRecord;
 
 const VERSION_FILE = '.mlserve-version.json';
 
