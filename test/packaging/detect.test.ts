@@ -61,6 +61,11 @@ describe('model detection (reads bytes, never unpickles)', () => {
     await expect(detectModel(broken)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED', message: 'predict.py does not define predict()' });
   });
 
+  it('detects a real Keras v3 archive', async () => {
+    const keras = makeModel('keras');
+    expect(await detectModel(keras.dir)).toMatchObject({ framework: 'keras', file: 'model.keras', evidence: 'Keras v3 archive (config.json)' });
+  });
+
   it('recognises Keras files by signature', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'model.h5'), Buffer.concat([Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]));

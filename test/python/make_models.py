@@ -1,6 +1,6 @@
 """Build the small real models the tests use. Usage: make_models.py <kind> <out_dir>.
 
-kinds: sklearn-classifier, sklearn-regressor, sklearn-pickle, onnx, torchscript, torch-eager, custom.
+kinds: sklearn-classifier, sklearn-regressor, sklearn-pickle, onnx, torchscript, torch-eager, custom, keras.
 Prints a JSON line describing what was written (files, expected predictions for a few rows).
 """
 import json
@@ -103,6 +103,19 @@ def torchscript(out, eager=False):
     return {"file": "model.pt", "rows": ROWS, "predictions": preds}
 
 
+def keras_model(out):
+    """A small Keras 3 model on the torch backend (no TensorFlow needed), saved as model.keras."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    path = os.path.join(out, "model.keras")
+    model.save(path)
+    preds = model.predict(np.asarray(ROWS, dtype="float32"), verbose=0).tolist()
+    return {"file": "model.keras", "rows": ROWS, "predictions": preds}
+
+
 CUSTOM = '''"""A custom model: doubles the sum of each row."""
 
 
@@ -129,6 +142,7 @@ KINDS = {
     "torchscript": torchscript,
     "torch-eager": lambda out: torchscript(out, eager=True),
     "custom": custom,
+    "keras": keras_model,
 }
 
 if __name__ == "__main__":

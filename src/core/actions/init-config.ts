@@ -85,7 +85,7 @@ export function starterRequirements(framework: Framework, sklearnVersion?: strin
     case 'torchscript':
       return 'torch\n';
     case 'keras':
-      return 'keras\n';
+      return '# Keras 3 needs a backend too: tensorflow, jax or torch\nkeras\ntorch\n';
     case 'custom':
       return undefined;
   }

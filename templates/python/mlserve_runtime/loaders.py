@@ -197,6 +197,12 @@ class KerasModel(Model):
     platform = "keras"
 
     def __init__(self, path: str):
+        # Keras 3 picks its backend at import: use the configured one, else whichever is installed.
+        if not os.environ.get("KERAS_BACKEND"):
+            for backend, module in (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")):
+                if importlib.util.find_spec(module):
+                    os.environ["KERAS_BACKEND"] = backend
+                    break
         import keras
 
         self.model = keras.saving.load_model(path, compile=False)

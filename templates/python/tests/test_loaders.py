@@ -32,6 +32,14 @@ def test_torchscript_predictions_equal_the_models_own_and_shape_errors_are_400(t
     assert status == 400 and body["error"]["code"] == "BAD_SHAPE"
 
 
+def test_keras_predictions_equal_the_models_own(tmp_path, monkeypatch):
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)  # the loader picks the installed backend (torch here)
+    bundle, info = make_bundle(tmp_path, "keras")
+    status, body = predict(Runtime(bundle), {"instances": info["rows"]})
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], info["predictions"], rtol=1e-5)
+
+
 def test_onnx_reads_input_names_shapes_and_types_from_the_session(tmp_path):
     bundle, info = make_bundle(tmp_path, "onnx")
     runtime = Runtime(bundle)
