@@ -57,8 +57,19 @@ export async function vendorDependencies(o: VendorOptions): Promise<VendorResult
     const removedProvided = o.target.provider === 'aws' ? await removeProvided(tmp, o.listed) : [];
     const slimmedBytes = await slim(tmp);
     await writeFile(join(tmp, '.mlserve-vendor.json'), JSON.stringify({ slimmedBytes, removedProvided, target: describeTarget(o.target) }));
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
+    try {
+      await rename(tmp, dir);
+    } catch (error) {
+      // Another mlserve finished the same set first (parallel builds share the cache): keep theirs,
+      // never delete a directory someone may be reading.
+      if (!['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      if (await stat(marker).then(() => true, () => false)) await rm(tmp, { recursive: true, force: true });
+      else {
+        // Not a finished set (no marker): replace it.
+        await rm(dir, { recursive: true, force: true });
+        await rename(tmp, dir);
+      }
+    }
     return { dir, cacheHit: false, slimmedBytes, removedProvided, owners: await distributionOwners(dir) };
   } catch (error) {
     await rm(tmp, { recursive: true, force: true });
