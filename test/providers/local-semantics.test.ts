@@ -146,6 +146,26 @@ describe('the local pool keeps Lambda’s semantics', () => {
     }
   });
 
+  it('a running serve follows promote and rollback without a restart', async () => {
+    writeFileSync(join(model.dir, 'predict.py'), PREDICT.replace('return [sum(row) for row in inputs]', 'return [100 + sum(row) for row in inputs]'));
+    expect((await runCli(['deploy', '--no-promote'], { cwd: model.dir, env })).code).toBe(0);
+    const serve = await startServe(model.dir, env);
+    try {
+      const ask = async () => {
+        const r = await post(serve.url, 1);
+        return [r.headers.get('x-mlserve-version'), await r.json()];
+      };
+      expect(await ask()).toEqual(['1', { predictions: [4] }]);
+      expect((await runCli(['promote', '2'], { cwd: model.dir, env })).code).toBe(0);
+      expect(await ask()).toEqual(['2', { predictions: [104] }]);
+      expect((await runCli(['rollback'], { cwd: model.dir, env })).code).toBe(0);
+      expect(await ask()).toEqual(['1', { predictions: [4] }]);
+    } finally {
+      await serve.stop();
+      writeFileSync(join(model.dir, 'predict.py'), PREDICT);
+    }
+  });
+
   it('mlserve invoke exits 1 on a function error and shows its type', async () => {
     const run = await runCli(['invoke', '--event', '-', '--json'], { cwd: model.dir, env });
     expect(run.code).toBe(2); // empty stdin is no JSON: a usage error, before any call

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type { Config } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
-import type { LocalStore, LocalVersion } from './store.js';
+import type { LocalAlias, LocalStore, LocalVersion } from './store.js';
 import { WorkerPool, type Outcome } from './worker-pool.js';
 
 /** Variables passed through from the user's shell, so local S3/SQS code can reach AWS or moto. */
@@ -13,6 +14,10 @@ const PASS_THROUGH = /^(PATH|LANG|LC_ALL|HOME|AWS_(ACCESS_KEY_ID|SECRET_ACCESS_K
  */
 export class LocalRuntime {
   private readonly pools = new Map<number, WorkerPool>();
+  /** Versions are immutable once published: read each one once. */
+  private readonly known = new Map<number, LocalVersion>();
+  /** The alias, re-read only when alias.json is replaced (promote/rollback write it atomically). */
+  private aliasCache: { stamp: string; alias: LocalAlias } | undefined;
 
   constructor(
     private readonly store: LocalStore,
@@ -29,23 +34,38 @@ export class LocalRuntime {
 
   /** The version for a qualifier: the stage alias (default, weighted when a canary is set), a number, or $LATEST. */
   async resolve(qualifier?: string): Promise<LocalVersion> {
-    const versions = await this.store.list();
     let n: number | null;
     if (this.pinned !== undefined && qualifier === undefined) n = this.pinned;
     else if (qualifier === undefined || qualifier === this.stage) {
-      const alias = await this.store.alias();
+      const alias = await this.currentAlias();
       const chosen = alias.canary && Math.random() < alias.canary.weight ? alias.canary.version : alias.version;
       n = chosen === null ? null : Number(chosen);
-    } else if (qualifier === '$LATEST') n = versions.at(-1)?.version ?? null;
+    } else if (qualifier === '$LATEST') n = (await this.store.list()).at(-1)?.version ?? null;
     else if (/^\d+$/.test(qualifier)) n = Number(qualifier);
     else throw new MlserveError('USAGE', `unknown qualifier ${qualifier}`, { hint: `use a version number, $LATEST, or the stage name (${this.stage})` });
-    const version = versions.find((v) => v.version === n);
+    const version = n === null ? undefined : await this.version(n);
     if (!version) {
       throw new MlserveError('NOT_DEPLOYED', n === null ? `nothing is deployed to stage ${this.stage} on the local provider` : `version ${n} does not exist locally`, {
         hint: n === null ? 'run `mlserve deploy --provider local` first' : `run \`mlserve versions\` to see what exists`,
       });
     }
     return version;
+  }
+
+  private async version(n: number): Promise<LocalVersion | undefined> {
+    let version = this.known.get(n);
+    if (!version) {
+      version = await this.store.get(n);
+      if (version) this.known.set(n, version);
+    }
+    return version;
+  }
+
+  private async currentAlias(): Promise<LocalAlias> {
+    const info = await stat(this.store.aliasFile).catch(() => undefined);
+    const stamp = info ? `${info.ino}:${info.mtimeMs}` : 'none';
+    if (this.aliasCache?.stamp !== stamp) this.aliasCache = { stamp, alias: await this.store.alias() };
+    return this.aliasCache.alias;
   }
 
   pool(version: LocalVersion): WorkerPool {

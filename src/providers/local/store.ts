@@ -36,6 +36,12 @@ export class LocalStore {
     return join(this.versionsDir, String(n));
   }
 
+  /** One version's record, or undefined when it does not exist. */
+  async get(n: number): Promise<LocalVersion | undefined> {
+    const meta = await readFile(join(this.versionDir(n), VERSION_FILE), 'utf8').catch(() => undefined);
+    return meta ? (JSON.parse(meta) as LocalVersion) : undefined;
+  }
+
   async list(): Promise<LocalVersion[]> {
     const names = await readdir(this.versionsDir).catch(() => [] as string[]);
     const out: LocalVersion[] = [];
@@ -69,13 +75,17 @@ export class LocalStore {
     }
   }
 
+  get aliasFile(): string {
+    return join(this.root, 'alias.json');
+  }
+
   async alias(): Promise<LocalAlias> {
-    const text = await readFile(join(this.root, 'alias.json'), 'utf8').catch(() => undefined);
+    const text = await readFile(this.aliasFile, 'utf8').catch(() => undefined);
     return text ? (JSON.parse(text) as LocalAlias) : { version: null, history: [] };
   }
 
   async setAlias(alias: LocalAlias): Promise<void> {
-    await writeFileAtomic(join(this.root, 'alias.json'), `${JSON.stringify(alias, null, 2)}\n`);
+    await writeFileAtomic(this.aliasFile, `${JSON.stringify(alias, null, 2)}\n`);
   }
 
   async exists(): Promise<boolean> {
