@@ -37,6 +37,15 @@ describe('mlserve init on a terminal', () => {
     expect(config).toContain('region: us-east-1');
   });
 
+  it('suggests the target directory’s name, not the current directory’s', () => {
+    const model = makeModel('sklearn-classifier');
+    const cwd = tempDir('workspace-');
+    const enter: [string, string][] = ['App name', 'Framework', 'Provider', 'Python version', 'CPU architecture', 'Memory', 'Timeout'].map((q) => [q, '\r']);
+    const run = drive(cwd, ['init', 'churn-model', '--model', model.dir], enter);
+    expect(run.code, run.output).toBe(0);
+    expect(readFileSync(join(cwd, 'churn-model/mlserve.config.yaml'), 'utf8')).toContain('name: churn-model');
+  });
+
   it('with --yes on a terminal it asks nothing', () => {
     const model = makeModel('onnx');
     const run = drive(model.dir, ['init', '--yes'], []);

@@ -64,7 +64,7 @@ export const initCommand: CommandSpec = {
     ctx.reporter.info(`Found ${detection.framework}: ${detection.file ?? detection.predict} (${detection.evidence})`);
 
     const prompting = ctx.interactive && !ctx.options.yes;
-    const answers = prompting ? await ask(ctx, flags, detection) : fromFlags(flags, detection, root, ctx.io.env);
+    const answers = prompting ? await ask(ctx, flags, detection, root) : fromFlags(flags, detection, root, ctx.io.env);
     if (answers.framework !== detection.framework) {
       detection = await detectModel(modelTarget, { framework: answers.framework });
     }
@@ -150,10 +150,10 @@ function fromFlags(flags: InitFlags, detection: Detection, root: string, env: Re
   return answers;
 }
 
-async function ask(ctx: CommandContext, flags: InitFlags, detection: Detection): Promise<InitAnswers> {
+async function ask(ctx: CommandContext, flags: InitFlags, detection: Detection, root: string): Promise<InitAnswers> {
   const { input, number, select } = await import('@inquirer/prompts');
   const io = { input: ctx.io.stdin, output: ctx.io.stderr as NodeJS.WritableStream, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) };
-  const defaults = fromFlags(flags, detection, resolve(ctx.io.cwd), ctx.io.env);
+  const defaults = fromFlags(flags, detection, root, ctx.io.env);
   const pick = <T extends string>(message: string, choices: readonly T[], value: T) =>
     select<T>({ message, choices: choices.map((c) => ({ value: c, name: c })), default: value }, io);
   const answers: InitAnswers = { ...defaults };
