@@ -41,6 +41,11 @@ describe('mlserve doctor', () => {
     const doc = run.json<{ ready: boolean; checks: { name: string; status: string; detail: string }[] }>();
     expect(doc.ready).toBe(false);
     expect(doc.checks.find((c) => c.name === 'azure credentials')).toMatchObject({ status: 'fail', detail: expect.stringContaining('az login') });
+    // An Azure CLI login (azureProfile.json, written with a BOM) counts as credentials.
+    mkdirSync(join(home, '.azure'));
+    writeFileSync(join(home, '.azure/azureProfile.json'), '\uFEFF{"subscriptions": []}');
+    const loggedIn = await runCli(['doctor', '--provider', 'azure', '--json'], { cwd: home, env: { HOME: home, MLSERVE_PYTHON: testPython() } });
+    expect(loggedIn.json<{ checks: { name: string; status: string; detail: string }[] }>().checks.find((c) => c.name === 'azure credentials')).toMatchObject({ status: 'ok', detail: 'Azure CLI login (az login)' });
     // The local provider needs only python and pip, which are here.
     const local = await runCli(['doctor'], { cwd: home, env: { HOME: home, MLSERVE_PYTHON: testPython() } });
     expect(local.code).toBe(0);

@@ -78,7 +78,7 @@ describe('model detection (reads bytes, never unpickles)', () => {
     const onnx = makeModel('onnx');
     cpSync(join(onnx.dir, 'model.onnx'), join(dir, 'model.onnx'));
     const error = await detectModel(dir).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'MODEL_AMBIGUOUS' });
+    expect(error).toMatchObject({ code: 'MODEL_AMBIGUOUS', hint: expect.stringContaining(`--model ${join(dir, 'model.joblib')}`) });
     expect((error as Error).message).toMatch(/model\.joblib: sklearn[\s\S]*model\.onnx: onnx/);
     expect(await detectModel(dir, { framework: 'onnx' })).toMatchObject({ framework: 'onnx', file: 'model.onnx' });
     expect(await detectModel(join(dir, 'model.joblib'))).toMatchObject({ framework: 'sklearn', file: 'model.joblib' });

@@ -78,7 +78,7 @@ async function awsChecks(env: Record<string, string | undefined>, config: Loaded
   if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) source = 'environment variables (AWS_ACCESS_KEY_ID, not shown)';
   else if (env.AWS_WEB_IDENTITY_TOKEN_FILE && env.AWS_ROLE_ARN) source = 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)';
   else if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || env.AWS_CONTAINER_CREDENTIALS_FULL_URI) source = 'container credentials endpoint';
-  else if (profiles.has(profile)) source = `profile "${profile}" in ${profiles.has(profile) ? '~/.aws' : ''}`;
+  else if (profiles.has(profile)) source = `profile "${profile}" in the shared config files`;
   checks.push({
     name: 'aws credentials',
     provider: 'aws',
@@ -114,7 +114,7 @@ async function azureChecks(env: Record<string, string | undefined>, config: Load
   let source: string | undefined;
   if (env.AZURE_CLIENT_ID && env.AZURE_TENANT_ID && (env.AZURE_CLIENT_SECRET || env.AZURE_CLIENT_CERTIFICATE_PATH || env.AZURE_FEDERATED_TOKEN_FILE)) {
     source = 'service principal from environment (AZURE_CLIENT_ID, secret not shown)';
-  } else if ((await iniSections(join(env.AZURE_CONFIG_DIR ?? join(home, '.azure'), 'azureProfile.json'), true)).size > 0) {
+  } else if (await jsonFileParses(join(env.AZURE_CONFIG_DIR ?? join(home, '.azure'), 'azureProfile.json'))) {
     source = 'Azure CLI login (az login)';
   }
   const checks: Check[] = [
@@ -129,17 +129,19 @@ async function azureChecks(env: Record<string, string | undefined>, config: Load
   return checks;
 }
 
-/** Section names of an INI file (or, with `json`, whether a JSON file exists and parses). */
-async function iniSections(file: string, json = false): Promise<Set<string>> {
+/** Section names of an INI file (empty when it is missing). */
+async function iniSections(file: string): Promise<Set<string>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return new Set([...text.matchAll(/^\s*\[([^\]]+)\]/gm)].map((m) => m[1]!.trim()));
+}
+
+/** Does the file exist and hold JSON (the Azure CLI writes a BOM first)? */
+async function jsonFileParses(file: string): Promise<boolean> {
   try {
-    const text = await readFile(file, 'utf8');
-    if (json) {
-      JSON.parse(text.replace(/^\uFEFF/, ''));
-      return new Set(['present']);
-    }
-    return new Set([...text.matchAll(/^\s*\[([^\]]+)\]/gm)].map((m) => m[1]!.trim()));
+    JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, ''));
+    return true;
   } catch {
-    return new Set();
+    return false;
   }
 }
 

@@ -70,7 +70,7 @@ export async function detectModel(target: string, options: { framework?: Framewo
   const seen = verdicts.map((v) => `  ${v.file}: ${v.framework && !v.problem ? v.framework : `not usable (${v.problem})`}`).join('\n');
   if (usable.length > 1) {
     throw new MlserveError('MODEL_AMBIGUOUS', `found ${usable.length} models in ${dir}:\n${seen}`, {
-      hint: `point --model at one file (e.g. --model ${join(relative(process.cwd(), dir) || '.', usable[0]!.file)})${wanted ? '' : ' or pass --framework'}`,
+      hint: `point --model at one file (e.g. --model ${join(dir, usable[0]!.file)})${wanted ? '' : ' or pass --framework'}`,
       details: { candidates: usable.map((v) => ({ file: v.file, framework: v.framework })) },
     });
   }
