@@ -41,6 +41,23 @@ def fetch_all(artifacts: list, log) -> dict:
     return paths
 
 
+def verify_local(artifacts: list, local: dict) -> dict:
+    """The pre-flight's stand-in for fetch_all: each pinned artifact from a local path, hash-checked."""
+    paths = {}
+    for artifact in artifacts:
+        path = local.get(artifact["path"])
+        if not path:
+            raise ArtifactIntegrityError(f"artifact {artifact['path']} has no local copy for the pre-flight")
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != artifact["sha256"]:
+            raise ArtifactIntegrityError(f"artifact {artifact['path']} changed since it was packaged: package again")
+        paths[artifact["path"]] = path
+    return paths
+
+
 def fetch(artifact: dict, directory: str, log) -> str:
     sha = artifact["sha256"]
     final = os.path.join(directory, sha)

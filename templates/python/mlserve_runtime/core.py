@@ -7,8 +7,8 @@ import traceback
 import uuid
 
 from . import HANDLER_VERSION
-from .artifacts import fetch_all
-from .errors import HttpError, bad_request
+from .artifacts import fetch_all, verify_local
+from .errors import HttpError, invalid_input
 from .http import Request, Response, error_response, json_body, route
 from .loaders import load_model
 from .observability import emit, log, request_record
@@ -18,7 +18,7 @@ from .settings import load_settings, point_caches_at_tmp
 class Runtime:
     """One per process. Construction is the cold start: caches, artifacts, model load (timed)."""
 
-    def __init__(self, bundle_dir: str, settings: dict | None = None):
+    def __init__(self, bundle_dir: str, settings: dict | None = None, local_artifacts: dict | None = None):
         started = time.perf_counter()
         point_caches_at_tmp()
         self.bundle_dir = bundle_dir
@@ -28,7 +28,9 @@ class Runtime:
         self.framework = model["framework"]
         self.model_sha256 = model.get("sha256", "")
         self.model_dir = os.path.join(bundle_dir, model.get("dir", "model"))
-        local = fetch_all(self.settings.get("artifacts", []), log)
+        artifacts = self.settings.get("artifacts", [])
+        # The pre-flight runs before anything is uploaded: offloaded files come from the model directory.
+        local = verify_local(artifacts, local_artifacts) if local_artifacts is not None else fetch_all(artifacts, log)
         self.model = load_model(self.framework, self.model_dir, model.get("file"), model.get("predict"),
                                 resolve=lambda rel: local.get(rel) or os.path.join(self.model_dir, rel))
         self.init_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -118,19 +120,20 @@ class Runtime:
 
     def predict_v1(self, body, wants_proba: bool = False) -> dict:
         if not isinstance(body, dict) or not ("instances" in body or "inputs" in body):
-            raise bad_request('expected {"instances": [...]} (or {"inputs": [...]}), e.g. {"instances": [[5.1, 3.5, 1.4, 0.2]]}', "BAD_INPUT")
+            raise invalid_input("body", 'expected {"instances": [...]} (or {"inputs": [...]}), e.g. {"instances": [[5.1, 3.5, 1.4, 0.2]]}')
         instances = body["instances"] if "instances" in body else body["inputs"]
         if not isinstance(instances, list) or not instances:
-            raise bad_request('"instances" must be a non-empty list of rows', "BAD_INPUT")
+            raise invalid_input("instances" if "instances" in body else "inputs", "must be a non-empty list of rows")
         params = body.get("parameters") or {}
         wants_proba = wants_proba or bool(isinstance(params, dict) and params.get("probabilities"))
         return {"predictions": self.model.predict(instances, probabilities=wants_proba)}
 
     def infer_v2(self, body) -> dict:
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
-            raise bad_request('expected {"inputs": [{"name", "shape", "datatype", "data"}]}', "BAD_INPUT")
-        if not all(isinstance(t, dict) for t in body["inputs"]):
-            raise bad_request("each input must be an object {name, shape, datatype, data}", "BAD_INPUT")
+            raise invalid_input("inputs", 'expected {"inputs": [{"name", "shape", "datatype", "data"}]}')
+        for i, t in enumerate(body["inputs"]):
+            if not isinstance(t, dict):
+                raise invalid_input(f"inputs[{i}]", "must be an object {name, shape, datatype, data}")
         requested = [o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)] or None
         outputs = self.model.infer(body["inputs"], requested)
         shape = body["inputs"][0].get("shape") or [0]

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
-from .errors import HttpError, bad_request
+from .errors import HttpError, invalid_input
 from .settings import MAX_BODY_BYTES
+from .validate import strict_json
 
 
 @dataclass
@@ -47,7 +48,10 @@ def parse_query(raw: str) -> dict:
 
 
 def error_response(error: HttpError) -> Response:
-    return Response(error.status, {"error": {"code": error.code, "message": error.message}}, dict(error.headers))
+    body = {"code": error.code, "message": error.message}
+    if error.field:
+        body["field"] = error.field
+    return Response(error.status, {"error": body}, dict(error.headers))
 
 
 # (method set, compiled path pattern, handler name). v1/v2 routes may sit under any prefix
@@ -93,8 +97,5 @@ def json_body(request: Request):
         raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is {len(request.body)} bytes; the limit is "
                         f"{MAX_BODY_BYTES} (6 MB, Lambda's synchronous payload limit): send fewer rows per request")
     if not request.body.strip():
-        raise bad_request('request body is empty; send JSON such as {"instances": [[5.1, 3.5, 1.4, 0.2]]}', "EMPTY_BODY")
-    try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise bad_request(f"request body is not valid JSON: {e}", "BAD_JSON") from None
+        raise invalid_input("body", 'is empty; send JSON such as {"instances": [[5.1, 3.5, 1.4, 0.2]]}')
+    return strict_json(request.body)

@@ -5,8 +5,9 @@ import importlib.util
 import os
 import sys
 
-from .errors import HttpError, bad_request
-from .tensors import ONNX_TO_V2, array_to_tensor, tensor_to_array, to_list
+from .errors import HttpError, bad_request, invalid_input
+from .tensors import ONNX_TO_V2, V2_TO_NUMPY, array_to_tensor, tensor_to_array, to_list
+from .validate import check_shape, numeric_array, rows
 
 
 class Model:
@@ -20,7 +21,9 @@ class Model:
     def infer(self, inputs: list, requested: list | None):
         """Open Inference v2: the first input tensor is the batch; one output named "predict"."""
         if len(inputs) != 1:
-            raise bad_request(f"this model takes 1 input tensor, got {len(inputs)}")
+            raise invalid_input("inputs", f"this model takes 1 input tensor, got {len(inputs)}")
+        declared = self.metadata()["inputs"][0]
+        _check_datatype(inputs[0].get("datatype"), declared["datatype"], "inputs[0].datatype")
         array = tensor_to_array(inputs[0])
         want_proba = bool(requested) and requested[0] == "predict_proba"
         out = self.predict(array, probabilities=want_proba)
@@ -31,21 +34,10 @@ class Model:
                 "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}]}
 
 
-def _rows(instances, n_features: int | None):
-    """Instances as a 2-D float array, checking the feature count when the model declares one."""
-    import numpy as np
-
-    try:
-        X = np.asarray(instances, dtype=float)
-    except (ValueError, TypeError):
-        raise bad_request("instances must be a list of rows of numbers, e.g. [[5.1, 3.5, 1.4, 0.2]]", "BAD_INPUT") from None
-    if X.ndim == 1 and n_features is not None and X.shape[0] == n_features:
-        X = X.reshape(1, -1)
-    if X.ndim != 2:
-        raise bad_request(f"expected a list of rows (2 dimensions), got an array of shape {list(X.shape)}", "BAD_SHAPE")
-    if n_features is not None and X.shape[1] != n_features:
-        raise bad_request(f"expected {n_features} features per row, received {X.shape[1]}", "BAD_SHAPE")
-    return X
+def _check_datatype(given, declared: str, field: str) -> None:
+    """A v2 tensor's datatype must be castable to what the model declares: numbers to numbers."""
+    if given in V2_TO_NUMPY and declared in V2_TO_NUMPY and (given == "BYTES") != (declared == "BYTES"):
+        raise invalid_input(field, f"{given} cannot be given to an input the model declares as {declared}")
 
 
 class SklearnModel(Model):
@@ -61,7 +53,7 @@ class SklearnModel(Model):
     def predict(self, instances, probabilities: bool = False):
         if isinstance(instances, list) and instances and isinstance(instances[0], dict):
             instances = self._from_records(instances)
-        X = _rows(instances, self.n_features)
+        X = rows(instances, self.n_features)
         if probabilities:
             if not hasattr(self.model, "predict_proba"):
                 raise bad_request(f"{type(self.model).__name__} has no predict_proba; ask without probabilities", "NO_PROBABILITIES")
@@ -70,10 +62,11 @@ class SklearnModel(Model):
 
     def _from_records(self, records: list):
         if not self.feature_names:
-            raise bad_request("rows given as objects need a model trained with feature names; send lists of numbers", "BAD_INPUT")
-        missing = [n for n in self.feature_names if n not in records[0]]
-        if missing:
-            raise bad_request(f"rows are missing features {missing}; expected {self.feature_names}", "BAD_SHAPE")
+            raise invalid_input("instances[0]", "rows given as objects need a model trained with feature names; send lists of numbers")
+        for i, record in enumerate(records):
+            missing = [n for n in self.feature_names if not isinstance(record, dict) or n not in record]
+            if missing:
+                raise invalid_input(f"instances[{i}]", f"is missing features {missing}; expected {self.feature_names}")
         return [[r.get(n) for n in self.feature_names] for r in records]
 
     def metadata(self) -> dict:
@@ -98,32 +91,27 @@ class OnnxModel(Model):
         self.inputs = self.session.get_inputs()
         self.outputs = self.session.get_outputs()
 
-    def _cast(self, name: str, array):
+    def _cast(self, name: str, values, field: str):
         import numpy as np
 
         spec = next((i for i in self.inputs if i.name == name), None)
         if spec is None:
-            raise bad_request(f"unknown input {name!r}; the model's inputs are {[i.name for i in self.inputs]}", "BAD_INPUT")
-        dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
-                 "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": object}.get(spec.type, np.float32)
-        try:
-            array = np.asarray(array, dtype=dtype)
-        except (ValueError, TypeError):
-            raise bad_request(f"input {name!r} must be {spec.type}", "BAD_INPUT") from None
+            raise invalid_input(field, f"unknown input {name!r}; the model's inputs are {[i.name for i in self.inputs]}")
+        if spec.type == "tensor(string)":
+            array = np.asarray(values, dtype=object)
+        else:
+            dtype = {"tensor(double)": "float64", "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(bool)": "bool"}.get(spec.type, "float32")
+            array = numeric_array(values, field, dtype)
         shape = spec.shape
         if array.ndim == len(shape) - 1 and len(shape) == 2:
             array = array.reshape(1, -1)  # a single row
-        if array.ndim != len(shape):
-            raise bad_request(f"input {name!r} expects {len(shape)} dimensions {shape}, received shape {list(array.shape)}", "BAD_SHAPE")
-        for axis, (want, got) in enumerate(zip(shape, array.shape)):
-            if isinstance(want, int) and want != got:
-                raise bad_request(f"input {name!r} expects {want} values on axis {axis} (shape {shape}), received {got}", "BAD_SHAPE")
+        check_shape(array, shape, field)
         return array
 
     def predict(self, instances, probabilities: bool = False):
         if len(self.inputs) != 1:
-            raise bad_request(f"this model has {len(self.inputs)} inputs; use the v2 protocol with named inputs", "BAD_INPUT")
-        feeds = {self.inputs[0].name: self._cast(self.inputs[0].name, instances)}
+            raise invalid_input("instances", f"this model has {len(self.inputs)} inputs; use the v2 protocol with named inputs")
+        feeds = {self.inputs[0].name: self._cast(self.inputs[0].name, instances, "instances")}
         results = self.session.run(None, feeds)
         if probabilities:
             if len(results) < 2:
@@ -133,16 +121,20 @@ class OnnxModel(Model):
 
     def infer(self, inputs: list, requested: list | None):
         feeds = {}
-        for tensor in inputs:
-            feeds[tensor.get("name")] = self._cast(tensor.get("name"), tensor_to_array(tensor))
+        declared = {i.name: ONNX_TO_V2.get(i.type, "BYTES") for i in self.inputs}
+        for i, tensor in enumerate(inputs):
+            field = f"inputs[{i}]"
+            if tensor.get("name") in declared:
+                _check_datatype(tensor.get("datatype"), declared[tensor["name"]], f"{field}.datatype")
+            feeds[tensor.get("name")] = self._cast(tensor.get("name"), tensor_to_array(tensor, field), f"{field}.data")
         missing = [i.name for i in self.inputs if i.name not in feeds]
         if missing:
-            raise bad_request(f"missing inputs {missing}", "BAD_INPUT")
+            raise invalid_input("inputs", f"missing inputs {missing}")
         names = [o.name for o in self.outputs]
         wanted = requested or names
         unknown = [n for n in wanted if n not in names]
         if unknown:
-            raise bad_request(f"unknown outputs {unknown}; the model's outputs are {names}", "BAD_INPUT")
+            raise invalid_input("outputs", f"unknown outputs {unknown}; the model's outputs are {names}")
         results = self.session.run(wanted, feeds)
         return [array_to_tensor(n, _unzipmap(r)) for n, r in zip(wanted, results)]
 
@@ -174,17 +166,14 @@ class TorchScriptModel(Model):
 
     def predict(self, instances, probabilities: bool = False):
         torch = self.torch
-        try:
-            x = torch.as_tensor(instances, dtype=torch.float32)
-        except (ValueError, TypeError, RuntimeError):
-            raise bad_request("instances must be a (nested) list of numbers", "BAD_INPUT") from None
+        x = torch.as_tensor(numeric_array(instances, "instances", "float32"))
         with torch.inference_mode():
             try:
                 out = self.model(x)
             except RuntimeError as e:
                 # TorchScript raises RuntimeError for a wrong input shape; the message names the shapes.
                 if "shape" in str(e) or "size" in str(e):
-                    raise bad_request(f"input shape {list(x.shape)} does not fit the model: {str(e).splitlines()[-1]}", "BAD_SHAPE") from None
+                    raise invalid_input("instances", f"shape {list(x.shape)} does not fit the model: {str(e).splitlines()[-1]}") from None
                 raise
         if isinstance(out, (tuple, list)):
             out = out[0]
@@ -208,9 +197,13 @@ class KerasModel(Model):
         self.model = keras.saving.load_model(path, compile=False)
 
     def predict(self, instances, probabilities: bool = False):
-        import numpy as np
-
-        return to_list(self.model.predict(np.asarray(instances, dtype="float32"), verbose=0))
+        x = numeric_array(instances, "instances", "float32")
+        declared = getattr(self.model, "input_shape", None)
+        if isinstance(declared, tuple) and all(d is None or isinstance(d, int) for d in declared):
+            if x.ndim == len(declared) - 1:
+                x = x.reshape((1, *x.shape))
+            check_shape(x, [-1 if d is None else d for d in declared], "instances")
+        return to_list(self.model.predict(x, verbose=0))
 
 
 class CustomModel(Model):
@@ -237,7 +230,7 @@ class CustomModel(Model):
             out = m.predict(self.model, instances)
         except (ValueError, TypeError) as e:
             # By convention a custom predict raises ValueError/TypeError for inputs it cannot take.
-            raise bad_request(f"predict() rejected the input: {e}", "BAD_INPUT") from None
+            raise invalid_input("instances", f"predict() rejected the input: {e}") from None
         if hasattr(m, "postprocess"):
             out = m.postprocess(out)
         return to_list(out)

@@ -1,7 +1,8 @@
 """Open Inference Protocol v2 tensors <-> numpy arrays."""
 from __future__ import annotations
 
-from .errors import bad_request
+from .errors import invalid_input
+from .validate import numeric_array
 
 # OIP v2 datatype -> numpy dtype name.
 V2_TO_NUMPY = {
@@ -19,24 +20,26 @@ ONNX_TO_V2 = {
 }
 
 
-def tensor_to_array(tensor: dict):
+def tensor_to_array(tensor: dict, field: str = "inputs[0]"):
     """A v2 request tensor {name, shape, datatype, data} as a numpy array of that shape and type."""
     import numpy as np
 
     for key in ("name", "shape", "datatype", "data"):
         if key not in tensor:
-            raise bad_request(f"input tensor is missing \"{key}\" (each input needs name, shape, datatype, data)")
+            raise invalid_input(f"{field}.{key}", "is missing (each input needs name, shape, datatype, data)")
     datatype = tensor["datatype"]
     if datatype not in V2_TO_NUMPY:
-        raise bad_request(f"input {tensor['name']!r}: unknown datatype {datatype!r}; use one of {', '.join(V2_TO_NUMPY)}")
+        raise invalid_input(f"{field}.datatype", f"unknown datatype {datatype!r}; use one of {', '.join(V2_TO_NUMPY)}")
     shape = tensor["shape"]
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise bad_request(f"input {tensor['name']!r}: shape must be a list of non-negative integers, got {shape!r}")
-    try:
-        array = np.asarray(tensor["data"], dtype=V2_TO_NUMPY[datatype])
-        return array.reshape(shape)
-    except (ValueError, TypeError) as e:
-        raise bad_request(f"input {tensor['name']!r}: data does not fit shape {shape} as {datatype} ({e})") from None
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise invalid_input(f"{field}.shape", f"must be a list of non-negative integers, got {shape!r}")
+    if datatype == "BYTES":
+        array = np.asarray(tensor["data"], dtype=object)
+    else:
+        array = numeric_array(tensor["data"], f"{field}.data", V2_TO_NUMPY[datatype])
+    if array.size != int(np.prod(shape)):
+        raise invalid_input(f"{field}.data", f"has {array.size} values; shape {shape} needs {int(np.prod(shape))}")
+    return array.reshape(shape)
 
 
 def array_to_tensor(name: str, value) -> dict:

@@ -98,7 +98,7 @@ def test_the_stage_prefix_of_an_http_api_is_stripped(event, handler):
 def test_direct_invocation_with_a_plain_payload(handler, sklearn_bundle):
     assert handler({"instances": ROWS}) == {"predictions": sklearn_bundle[1]["predictions"]}
     bad = handler({"instances": [[1, 2]]})
-    assert bad["statusCode"] == 400 and bad["error"]["code"] == "BAD_SHAPE"
+    assert bad["statusCode"] == 400 and bad["error"]["code"] == "INVALID_INPUT"
 
 
 def test_an_unknown_event_names_the_supported_shapes(handler):

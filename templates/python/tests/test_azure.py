@@ -45,3 +45,28 @@ def test_the_v2_programming_model_adapter(runtime, sklearn_bundle):
     assert kwargs["headers"]["x-request-id"] == "abc"
     bad = azure.handle(runtime, HttpRequestShape("POST", "https://x/v1/models/iris:predict", b"{oops"))
     assert bad["status_code"] == 400
+
+
+NAN_BODY = b'{"instances": [[5.1, NaN, 1.4, 0.2]]}'
+
+
+def test_invalid_input_is_the_same_400_on_every_entry(event, handler, runtime):
+    """Lambda (Function URL event, direct payload), the Azure custom handler and the v2 adapter."""
+    url_event = event("aws/function-url.json")
+    url_event.update(body=NAN_BODY.decode(), isBase64Encoded=False, rawPath="/")
+    url_event["requestContext"]["http"].update(method="POST", path="/")
+    lambda_answer = handler(url_event)
+    assert lambda_answer["statusCode"] == 400
+    lambda_error = json.loads(lambda_answer["body"])["error"]
+
+    direct = handler({"instances": [[5.1, float("nan"), 1.4, 0.2]]})
+    assert direct["statusCode"] == 400 and direct["error"]["code"] == "INVALID_INPUT"
+
+    envelope = event("azure/custom-handler-http-request.json")
+    envelope["Data"]["req"].update(Url="http://localhost:7071/", Body=NAN_BODY.decode())
+    custom = handler(envelope)["Outputs"]["res"]
+    assert custom["statusCode"] == 400 and json.loads(custom["body"])["error"] == lambda_error
+
+    adapter = azure.handle(runtime, HttpRequestShape("POST", "https://iris.azurewebsites.net/", NAN_BODY))
+    assert adapter["status_code"] == 400 and json.loads(adapter["body"])["error"] == lambda_error
+    assert lambda_error["code"] == "INVALID_INPUT" and lambda_error["field"] == "body"

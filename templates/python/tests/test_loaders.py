@@ -29,7 +29,7 @@ def test_torchscript_predictions_equal_the_models_own_and_shape_errors_are_400(t
     assert status == 200
     np.testing.assert_allclose(body["predictions"], info["predictions"], rtol=1e-5)
     status, body = predict(runtime, {"instances": [[1.0, 2.0]]})
-    assert status == 400 and body["error"]["code"] == "BAD_SHAPE"
+    assert status == 400 and body["error"]["code"] == "INVALID_INPUT" and body["error"]["field"] == "instances"
 
 
 def test_keras_predictions_equal_the_models_own(tmp_path, monkeypatch):

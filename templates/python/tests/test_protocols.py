@@ -54,13 +54,13 @@ def test_v2_health_and_metadata(runtime):
 
 
 @pytest.mark.parametrize("method,path,body,status,code", [
-    ("POST", "/v1/models/iris:predict", b"{not json", 400, "BAD_JSON"),
-    ("POST", "/v1/models/iris:predict", b"", 400, "EMPTY_BODY"),
-    ("POST", "/v1/models/iris:predict", {"rows": ROWS}, 400, "BAD_INPUT"),
-    ("POST", "/v1/models/iris:predict", {"instances": [[1.0, 2.0, 3.0]]}, 400, "BAD_SHAPE"),
-    ("POST", "/v1/models/iris:predict", {"instances": [["a", "b", "c", "d"]]}, 400, "BAD_INPUT"),
-    ("POST", "/v2/models/iris/infer", {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64"}]}, 400, "BAD_REQUEST"),
-    ("POST", "/v2/models/iris/infer", {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [1, 2]}]}, 400, "BAD_REQUEST"),
+    ("POST", "/v1/models/iris:predict", b"{not json", 400, "INVALID_INPUT"),
+    ("POST", "/v1/models/iris:predict", b"", 400, "INVALID_INPUT"),
+    ("POST", "/v1/models/iris:predict", {"rows": ROWS}, 400, "INVALID_INPUT"),
+    ("POST", "/v1/models/iris:predict", {"instances": [[1.0, 2.0, 3.0]]}, 400, "INVALID_INPUT"),
+    ("POST", "/v1/models/iris:predict", {"instances": [["a", "b", "c", "d"]]}, 400, "INVALID_INPUT"),
+    ("POST", "/v2/models/iris/infer", {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64"}]}, 400, "INVALID_INPUT"),
+    ("POST", "/v2/models/iris/infer", {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [1, 2]}]}, 400, "INVALID_INPUT"),
     ("POST", "/v1/models/other:predict", {"instances": ROWS}, 404, "MODEL_NOT_FOUND"),
     ("POST", "/nowhere", {"instances": ROWS}, 404, "NOT_FOUND"),
     ("GET", "/v1/models/iris:predict", None, 405, "METHOD_NOT_ALLOWED"),
@@ -77,7 +77,38 @@ def test_bad_requests_get_their_status_and_a_json_error_and_the_next_request_suc
 
 def test_wrong_feature_count_names_expected_and_received(runtime):
     _, body, _ = call(runtime, "POST", "/", {"instances": [[1.0, 2.0, 3.0]]})
-    assert body["error"]["message"] == "expected 4 features per row, received 3"
+    assert body["error"] == {"code": "INVALID_INPUT", "field": "instances[0]", "message": "instances[0]: has 3 features; the model takes 4"}
+
+
+# Inputs the model cannot take: 400 INVALID_INPUT naming the field, checked before predict, on every route.
+@pytest.mark.parametrize("path,raw,field,problem", [
+    ("/", b'{"instances": [[5.1, NaN, 1.4, 0.2]]}', "body", "NaN is not a JSON value"),
+    ("/", b'{"instances": [[5.1, 3.5, Infinity, 0.2]]}', "body", "Infinity is not a JSON value"),
+    ("/", b'{"instances": [[5.1, 3.5, 1.4, -Infinity]]}', "body", "-Infinity is not a JSON value"),
+    ("/", b"{'instances': [[5.1, 3.5, 1.4, 0.2]]}", "body", "is not valid JSON"),
+    ("/", b'{"instances": [[5.1, 3.5, 1.4, 0.2], [1e999, 3.0, 5.2, 2.3]]}', "instances[1][0]", "inf is not a finite number"),
+    ("/", b'{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2]]}', "instances[1]", "has 3 values; every row needs 4"),
+    ("/", b'{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, "x", 5.2, 2.3]]}', "instances[1][1]", '"x" is not a number'),
+    ("/", b'{"instances": [[5.1, 3.5, 1.4, 0.2, 9.9]]}', "instances[0]", "has 5 features; the model takes 4"),
+    ("/v2/models/iris/infer", b'{"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]}',
+     "instances[0]", "has 3 features; the model takes 4"),
+    ("/v2/models/iris/infer", b'{"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}',
+     "inputs[0].datatype", "BYTES cannot be given to an input the model declares as FP64"),
+    ("/v2/models/iris/infer", b'{"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 1e400, 4]}]}',
+     "inputs[0].data[2]", "inf is not a finite number"),
+])
+def test_inputs_the_model_cannot_take_are_400_invalid_input_naming_the_field(runtime, sklearn_bundle, path, raw, field, problem):
+    status, body, _ = call(runtime, "POST", path, raw)
+    assert status == 400, body
+    assert body["error"]["code"] == "INVALID_INPUT" and body["error"]["field"] == field
+    assert problem in body["error"]["message"]
+    assert call(runtime, "POST", "/", {"instances": ROWS})[1] == {"predictions": sklearn_bundle[1]["predictions"]}
+
+
+def test_a_fault_in_the_model_itself_is_still_a_500(runtime, monkeypatch):
+    monkeypatch.setattr(runtime.model.model, "predict", lambda X: 1 / 0)
+    status, body, _ = call(runtime, "POST", "/", {"instances": ROWS})
+    assert status == 500 and body["error"]["code"] == "MODEL_ERROR"
 
 
 def test_a_body_over_6_mb_is_refused_with_413(runtime):
