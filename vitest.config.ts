@@ -8,6 +8,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     // pip's default index is unreachable here: fail at once instead of retrying with back-off.
-    env: { PIP_RETRIES: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // The SDK's credential chain would ask EC2's instance metadata service (a link-local address) when
+    // nothing else answers: never from a test; the test of that path points it at 127.0.0.1.
+    env: { PIP_RETRIES: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_EC2_METADATA_DISABLED: 'true' },
   },
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite, set-up included, so `npm ci && npm test` works on a fresh machine.
-// Steps: pinned Python venv (local wheel index) → type check → lint → build (for the e2e tests)
-// → Python tests of the handler templates → vitest. Prints one closing "N passed, N failed" line.
+// Steps: pinned Python venv (local wheel index) → build (dist/: the e2e tests run it, and the public
+// API test imports it by the package name) → type check → lint → Python tests of the handler
+// templates → vitest. Prints one closing "N passed, N failed" line.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +11,8 @@ import { ensurePythonEnv } from './python-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.env.PIP_RETRIES = '0';
+// No test may reach EC2's instance metadata service (see vitest.config.ts).
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
 const bin = (name) => join(root, 'node_modules/.bin', name);
 const extra = process.argv.slice(2);
 
@@ -22,10 +25,10 @@ function run(title, command, args, options = {}) {
 const python = ensurePythonEnv();
 process.env.MLSERVE_TEST_PYTHON = python;
 const failed = [];
+if (run('build', bin('tsc'), ['-p', 'tsconfig.build.json']) !== 0) failed.push('build');
 if (run('type check', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) !== 0) failed.push('type check');
 if (run('lint', bin('eslint'), ['.']) !== 0) failed.push('lint');
 if (run('lint (python)', join(dirname(python), 'ruff'), ['check', 'templates/python', 'test/python', 'bench', 'examples']) !== 0) failed.push('ruff');
-if (run('build', bin('tsc'), ['-p', 'tsconfig.build.json']) !== 0) failed.push('build');
 
 const reports = join(root, '.cache/reports');
 rmSync(reports, { recursive: true, force: true });

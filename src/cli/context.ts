@@ -1,5 +1,5 @@
 import type { Reporter } from '../core/reporter.js';
-import type { CliIO } from './io.js';
+import { isCI, type CliIO } from './io.js';
 import type { Style } from './style.js';
 
 /** Global options every command accepts. */
@@ -17,7 +17,10 @@ export interface CommandContext {
   io: CliIO;
   options: GlobalOptions;
   reporter: Reporter;
+  /** Styling for stdout (the result): coloured only when stdout itself is a terminal. */
   style: Style;
+  /** Styling for stderr (steps, warnings, logs): coloured only when stderr is a terminal. */
+  errStyle: Style;
   /** True only on a TTY (stdin and stdout), without CI and without --json: the only time to prompt. */
   interactive: boolean;
 }
@@ -44,5 +47,5 @@ export interface CommandSpec {
 }
 
 export function isInteractive(io: CliIO, json: boolean): boolean {
-  return io.stdin.isTTY === true && io.stdout.isTTY === true && !io.env.CI && !json;
+  return io.stdin.isTTY === true && io.stdout.isTTY === true && !isCI(io.env) && !json;
 }

@@ -16,9 +16,21 @@ export function processIO(signal?: AbortSignal): CliIO {
   return io;
 }
 
-/** Color only on a TTY, never with --no-color or NO_COLOR (https://no-color.org). */
-export function useColor(io: CliIO, noColor: boolean): boolean {
-  if (noColor || io.env.NO_COLOR !== undefined) return false;
-  if (io.env.FORCE_COLOR && io.env.FORCE_COLOR !== '0') return true;
-  return io.stderr.isTTY === true;
+/** Running in CI: `CI` set to anything but an empty string, `false` or `0` (CI=false is a common opt-out). */
+export function isCI(env: Record<string, string | undefined>): boolean {
+  const value = env.CI?.trim().toLowerCase();
+  return value !== undefined && value !== '' && value !== 'false' && value !== '0';
+}
+
+/**
+ * Whether to colour one stream: never with --no-color; FORCE_COLOR forces it on (off when 0 or
+ * false), as Node and supports-color read it; NO_COLOR set to a non-empty value turns it off
+ * (https://no-color.org); otherwise only when that very stream is a terminal.
+ */
+export function useColor(stream: { isTTY?: boolean }, env: Record<string, string | undefined>, noColorFlag: boolean): boolean {
+  if (noColorFlag) return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return !['0', 'false'].includes(force.trim().toLowerCase());
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return stream.isTTY === true;
 }

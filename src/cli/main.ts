@@ -19,7 +19,10 @@ export const VERSION: string = (
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');
-  const style = makeStyle(useColor(io, argv.includes('--no-color')));
+  const noColor = argv.includes('--no-color');
+  // Each stream is coloured only when it is a terminal itself: `mlserve doctor > out.txt` writes no escapes.
+  const style = makeStyle(useColor(io.stdout, io.env, noColor));
+  const errStyle = makeStyle(useColor(io.stderr, io.env, noColor));
   const { program, chosen } = buildProgram(VERSION, COMMANDS, {
     out: (s) => void io.stdout.write(s),
     err: (s) => void io.stderr.write(s),
@@ -46,33 +49,43 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       io.stderr.write(program.helpInformation());
       return 2;
     }
-    const raw = program.opts() as Record<string, unknown>;
-    const options: GlobalOptions = {
-      json: raw.json === true,
-      yes: raw.yes === true,
-      debug: raw.debug === true,
-      color: raw.color !== false,
-    };
-    if (typeof raw.config === 'string') options.config = raw.config;
-    if (typeof raw.stage === 'string') options.stage = raw.stage;
+    const options = globalOptions(program.opts(), selected.options);
     const interactive = isInteractive(io, options.json);
     const ctx: CommandContext = {
       io,
       options,
       style,
+      errStyle,
       interactive,
-      reporter: new CliReporter(io, style, interactive, options.debug),
+      reporter: new CliReporter(io, errStyle, interactive, options.debug),
     };
     const result = await selected.spec.run(ctx, selected.args, selected.options);
     if (result.printed) return result.exitCode ?? 0;
-    if (options.json) io.stdout.write(`${JSON.stringify({ ok: true, ...result.data })}\n`);
+    // A command that ran but answers "no" (doctor with a failing check) is not ok, in JSON too.
+    if (options.json) io.stdout.write(`${JSON.stringify({ ok: (result.exitCode ?? 0) === 0, ...result.data })}\n`);
     else if (result.text !== undefined) io.stdout.write(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
     return result.exitCode ?? 0;
   } catch (thrown) {
     const error = interrupted(thrown) ?? toMlserveError(thrown);
-    reportError(io, style, error, { json, debug });
+    reportError(io, errStyle, error, { json, debug });
     return exitCodeFor(error);
   }
+}
+
+/** Global options from before the command's name and after it (after wins; --no-color anywhere). */
+function globalOptions(before: Record<string, unknown>, after: Record<string, unknown>): GlobalOptions {
+  const pick = (key: string) => after[key] ?? before[key];
+  const options: GlobalOptions = {
+    json: pick('json') === true,
+    yes: pick('yes') === true,
+    debug: pick('debug') === true,
+    color: before.color !== false && after.color !== false,
+  };
+  const config = pick('config');
+  const stage = pick('stage');
+  if (typeof config === 'string') options.config = config;
+  if (typeof stage === 'string') options.stage = stage;
+  return options;
 }
 
 /** Ctrl-C inside a prompt or an aborted operation becomes INTERRUPTED (exit 130). */

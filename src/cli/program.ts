@@ -1,25 +1,40 @@
 import { Command, Option } from 'commander';
 import type { CommandSpec } from './context.js';
 
+/** Options every command takes, before or after its name (`mlserve --json deploy` = `mlserve deploy --json`). */
+export const GLOBAL_OPTIONS: { flags: string; description: string }[] = [
+  { flags: '-c, --config <file>', description: 'config file (default: mlserve.config.yaml, looked up from the current directory upwards)' },
+  { flags: '-s, --stage <name>', description: 'stage whose overrides apply (default: dev)' },
+  { flags: '--json', description: 'print exactly one JSON document on stdout, and never prompt' },
+  { flags: '-y, --yes', description: 'answer yes to confirmations and take defaults instead of prompting' },
+  { flags: '--debug', description: 'print debug logs and stack traces' },
+  { flags: '--no-color', description: 'disable colored output' },
+];
+
+export interface Chosen {
+  spec: CommandSpec;
+  args: string[];
+  /** The command's own options, and the global options given after its name. */
+  options: Record<string, unknown>;
+}
+
 /**
  * Build the commander program from command specs. Commander only parses: each action stores the
  * chosen spec and its arguments, and main() runs it, so errors and output are handled in one place.
+ * Program options are positional (they belong to the program only before a command's name), so a
+ * program-wide flag such as --version can never shadow a command's own (`invoke --version 2`); the
+ * global options are also declared on every command, so they work after its name.
  */
 export function buildProgram(
   version: string,
   specs: CommandSpec[],
   write: { out: (s: string) => void; err: (s: string) => void },
-): { program: Command; chosen: () => { spec: CommandSpec; args: string[]; options: Record<string, unknown> } | undefined } {
-  let chosen: { spec: CommandSpec; args: string[]; options: Record<string, unknown> } | undefined;
+): { program: Command; chosen: () => Chosen | undefined } {
+  let chosen: Chosen | undefined;
   const program = new Command('mlserve')
     .description('Turn a trained model into a production serverless endpoint (AWS Lambda, Azure Functions, or local).')
     .version(version, '-v, --version', 'print the mlserve version')
-    .option('-c, --config <file>', 'config file (default: mlserve.config.yaml, looked up from the current directory upwards)')
-    .option('-s, --stage <name>', 'stage whose overrides apply (default: dev)')
-    .option('--json', 'print exactly one JSON document on stdout, and never prompt')
-    .option('-y, --yes', 'answer yes to confirmations and take defaults instead of prompting')
-    .option('--debug', 'print debug logs and stack traces')
-    .option('--no-color', 'disable colored output')
+    .enablePositionalOptions()
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -34,6 +49,7 @@ Examples:
 
 Docs: README.md and mlserve.config.example.yaml`,
     );
+  for (const o of GLOBAL_OPTIONS) program.option(o.flags, o.description);
 
   for (const spec of specs) {
     const cmd = program.command(spec.name).summary(spec.summary).description(spec.description ?? spec.summary);
@@ -43,6 +59,11 @@ Docs: README.md and mlserve.config.example.yaml`,
       if (o.default !== undefined) option.default(o.default);
       if (o.choices) option.choices(o.choices);
       cmd.addOption(option);
+    }
+    const own = new Set(cmd.options.map((o) => o.long));
+    for (const o of GLOBAL_OPTIONS) {
+      const option = new Option(o.flags, o.description);
+      if (!own.has(option.long)) cmd.addOption(option.hideHelp());
     }
     if (spec.examples.length > 0) {
       const width = Math.max(...spec.examples.map((e) => e.command.length));

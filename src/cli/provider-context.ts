@@ -1,7 +1,7 @@
 import { loadConfig, type LoadedConfig } from '../core/config/load.js';
 import { PROVIDERS, type ProviderId } from '../core/config/schema.js';
-import { getProvider } from '../providers/index.js';
-import type { Provider } from '../providers/provider.js';
+import type { Provider, ProviderContext } from '../providers/provider.js';
+import { openProvider as open, providerFlags } from '../providers/registry.js';
 import { configLoadOptions } from './commands/config.js';
 import type { CommandContext, CommandSpec } from './context.js';
 
@@ -12,18 +12,22 @@ export const providerOption: NonNullable<CommandSpec['options']>[number] = {
   choices: PROVIDERS,
 };
 
-/** AWS account selection, as flags over the config's aws.region / aws.profile. */
-export const awsOptions: NonNullable<CommandSpec['options']> = [
-  { flags: '--region <region>', description: 'AWS region (overrides aws.region and AWS_REGION)' },
-  { flags: '--profile <name>', description: 'AWS profile from ~/.aws/config (overrides aws.profile)' },
-];
+/** Each provider's own flags (AWS's --region and --profile…), declared by its platform description. */
+export const providerFlagOptions: NonNullable<CommandSpec['options']> = providerFlags();
 
-/** Load the config and open the chosen provider. */
+export async function loadFor(ctx: CommandContext): Promise<LoadedConfig> {
+  return loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...configLoadOptions(ctx.options) });
+}
+
+/** What core actions need of the command: config, environment, reporter, the provider's flags, Ctrl-C. */
+export function providerContext(ctx: CommandContext, loaded: LoadedConfig, raw: Record<string, unknown>): ProviderContext {
+  return { loaded, env: ctx.io.env, reporter: ctx.reporter, flags: raw, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) };
+}
+
+/** Load the config and open the chosen provider (--provider, else the config's). */
 export async function openProvider(ctx: CommandContext, raw: Record<string, unknown>): Promise<{ loaded: LoadedConfig; provider: Provider; id: ProviderId }> {
-  const loaded = await loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...configLoadOptions(ctx.options) });
-  if (typeof raw.region === 'string') loaded.config.aws.region = raw.region;
-  if (typeof raw.profile === 'string') loaded.config.aws.profile = raw.profile;
+  const loaded = await loadFor(ctx);
   const id = (raw.provider as ProviderId | undefined) ?? loaded.config.provider;
-  const provider = await getProvider(id, { loaded, env: ctx.io.env, reporter: ctx.reporter, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) });
+  const provider = await open(id, providerContext(ctx, loaded, raw));
   return { loaded, provider, id };
 }

@@ -1,5 +1,5 @@
 import type { Reporter } from '../core/reporter.js';
-import type { CliIO } from './io.js';
+import { isCI, type CliIO } from './io.js';
 import type { Style } from './style.js';
 
 /**
@@ -14,14 +14,16 @@ export class CliReporter implements Reporter {
     private readonly debugEnabled: boolean,
   ) {}
 
-  async step<T>(title: string, task: () => Promise<T>): Promise<T> {
+  async step<T>(title: string, task: (progress: (detail: string) => void) => Promise<T>): Promise<T> {
     const started = Date.now();
     // A terminal that reports no width (a fresh pty) would send ora into an endless redraw.
-    if (this.io.stderr.isTTY && (this.io.stderr.columns ?? 0) > 0 && !this.io.env.CI) {
+    if (this.io.stderr.isTTY && (this.io.stderr.columns ?? 0) > 0 && !isCI(this.io.env)) {
       const { default: ora } = await import('ora');
       const spinner = ora({ text: title, stream: this.io.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
       try {
-        const result = await task();
+        const result = await task((detail) => {
+          spinner.text = `${title} ${this.style.dim(`— ${detail}`)}`;
+        });
         spinner.succeed(`${title} ${this.style.dim(`(${elapsed(started)})`)}`);
         return result;
       } catch (error) {
@@ -30,7 +32,8 @@ export class CliReporter implements Reporter {
       }
     }
     this.io.stderr.write(`${this.style.cyan('•')} ${title}\n`);
-    const result = await task();
+    // Without a terminal, progress is a debug detail: CI logs stay one line a step.
+    const result = await task((detail) => this.debug(`${title}: ${detail}`));
     if (this.debugEnabled) this.debug(`${title} took ${elapsed(started)}`);
     return result;
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -27,6 +27,16 @@ export async function writeFileAtomic(
     await rename(tmp, path);
   } catch (error) {
     await rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+/** A file's text, or undefined when it does not exist; any other failure (permissions, a directory) is raised. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
 }

@@ -3,8 +3,11 @@
  * CLI implements (spinners on a TTY, plain lines otherwise) and tests implement by recording.
  */
 export interface Reporter {
-  /** Run `task` as a named step: a spinner on a TTY, a line on stderr otherwise. */
-  step<T>(title: string, task: () => Promise<T>): Promise<T>;
+  /**
+   * Run `task` as a named step: a spinner on a TTY, a line on stderr otherwise. The task may call
+   * `progress` with a short detail ("12.0 MB of 80.0 MB", "resolved 7 packages") as it goes.
+   */
+  step<T>(title: string, task: (progress: (detail: string) => void) => Promise<T>): Promise<T>;
   info(message: string): void;
   warn(message: string): void;
   debug(message: string): void;
@@ -13,15 +16,17 @@ export interface Reporter {
   readonly interactive: boolean;
 }
 
+type Level = 'step' | 'progress' | 'info' | 'warn' | 'debug';
+
 /** A reporter that records everything; the default for library use and tests. */
 export class RecordingReporter implements Reporter {
-  readonly lines: { level: 'step' | 'info' | 'warn' | 'debug'; message: string }[] = [];
+  readonly lines: { level: Level; message: string }[] = [];
   readonly interactive = false;
   constructor(private readonly answer: boolean = false) {}
 
-  async step<T>(title: string, task: () => Promise<T>): Promise<T> {
+  async step<T>(title: string, task: (progress: (detail: string) => void) => Promise<T>): Promise<T> {
     this.lines.push({ level: 'step', message: title });
-    return task();
+    return task((detail) => this.lines.push({ level: 'progress', message: `${title}: ${detail}` }));
   }
   info(message: string): void {
     this.lines.push({ level: 'info', message });
@@ -35,7 +40,7 @@ export class RecordingReporter implements Reporter {
   async confirm(): Promise<boolean> {
     return this.answer;
   }
-  messages(level?: 'step' | 'info' | 'warn' | 'debug'): string[] {
+  messages(level?: Level): string[] {
     return this.lines.filter((l) => !level || l.level === level).map((l) => l.message);
   }
 }

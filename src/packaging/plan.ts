@@ -1,6 +1,5 @@
 import { MlserveError } from '../core/errors.js';
-import { LIMITS, MB } from './limits.js';
-import type { Target } from './target.js';
+import { MB } from './limits.js';
 
 /** A file headed for the bundle, by origin. */
 export interface PlannedFile {
@@ -42,15 +41,14 @@ const TMP_HEADROOM = 256 * MB;
  */
 export function planOffload(
   files: PlannedFile[],
-  target: Target,
-  /** `app` is the key prefix: `<app>/<stage>`. */
-  configured: { ephemeralStorageMb: number; app: string },
+  /** The platform's unzipped limit (undefined: none, nothing moves) and the key prefix `<app>/<stage>`. */
+  configured: { unzippedLimit: number | undefined; tmpLimit: number | undefined; ephemeralStorageMb: number; app: string },
   /** SHA-256 of a model file (precomputed: hashing is I/O, this function is pure). */
   hash: (f: PlannedFile) => string,
   owners: Record<string, string> = {},
 ): OffloadPlan {
   const unzippedBefore = files.reduce((n, f) => n + f.size, 0);
-  const limit = LIMITS[target.provider].find((l) => l.id === 'unzipped' && l.effect === 'error')?.bytes;
+  const limit = configured.unzippedLimit;
   const base = { offload: [], keep: files, unzippedBefore, unzippedAfter: unzippedBefore, ephemeralStorageMb: configured.ephemeralStorageMb };
   if (limit === undefined || unzippedBefore <= limit) return base;
 
@@ -65,15 +63,16 @@ export function planOffload(
   }
   if (size > limit) {
     const heavy = heaviest(files.filter((f) => f.origin === 'deps'), 5, owners);
-    throw new MlserveError('BUNDLE_TOO_LARGE', `the dependencies alone are ${fmt(size)} unzipped, over Lambda's ${fmt(limit)} limit even with every model file offloaded`, {
+    throw new MlserveError('BUNDLE_TOO_LARGE', `the dependencies alone are ${fmt(size)} unzipped, over the platform's ${fmt(limit)} limit even with every model file offloaded`, {
       hint: `the heaviest packages: ${heavy.map(([n, b]) => `${n} ${fmt(b)}`).join(', ')}. Drop or replace them (e.g. onnxruntime instead of torch), or deploy as a container image (10 GB limit)`,
       details: { heaviest: heavy.map(([name, bytes]) => ({ name, bytes })) },
     });
   }
   const offloadBytes = offload.reduce((n, o) => n + o.bytes, 0);
   const needMb = Math.ceil((offloadBytes * 1.1 + TMP_HEADROOM) / MB);
-  if (needMb > 10_240) {
-    throw new MlserveError('BUNDLE_TOO_LARGE', `the offloaded artifacts need ${needMb} MB of /tmp; Lambda allows at most 10,240 MB`, {
+  const tmpLimitMb = configured.tmpLimit === undefined ? Infinity : configured.tmpLimit / MB;
+  if (needMb > tmpLimitMb) {
+    throw new MlserveError('BUNDLE_TOO_LARGE', `the offloaded artifacts need ${needMb} MB of /tmp; the platform allows at most ${tmpLimitMb} MB`, {
       hint: 'shrink the model (quantize, prune, or export to ONNX), or deploy as a container image',
     });
   }

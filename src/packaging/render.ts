@@ -13,7 +13,7 @@ export interface PinnedArtifact {
   path: string;
   sha256: string;
   bytes: number;
-  location: { kind: 's3' | 'azure-blob'; key: string };
+  location: { kind: 's3' | 'azure-blob' | 'local'; key: string };
 }
 
 /** The rendered handler config (mlserve.json): everything the runtime reads, nothing secret. */
@@ -36,9 +36,8 @@ export function renderSettings(config: Config, stage: string, modelSha256: strin
 /** The handler's files for a target: the runtime package plus the target's entry point(s). */
 export async function handlerFiles(target: Target): Promise<{ rel: string; abs: string; size: number; mode: number; mtimeMs: number }[]> {
   const runtime = (await walkFiles(`${TEMPLATES_DIR}mlserve_runtime`, 'mlserve_runtime/')).filter((f) => f.rel.endsWith('.py') && !f.rel.includes('__pycache__'));
-  const entries = target.provider === 'azure' ? ['function_app.py', 'host.json'] : ['mlserve_handler.py'];
   const all = await walkFiles(TEMPLATES_DIR);
-  return [...runtime, ...all.filter((f) => entries.includes(f.rel))];
+  return [...runtime, ...all.filter((f) => target.entryFiles.includes(f.rel))];
 }
 
 export async function handlerVersionOf(): Promise<string> {

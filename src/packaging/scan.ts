@@ -31,7 +31,7 @@ export const SECRET_PATTERNS = [
 export const JUNK_PATTERNS = [
   '.git/', '.hg/', '.svn/', '__pycache__/', '*.pyc', '*.pyo', '.ipynb_checkpoints/', '.DS_Store', '.mlserve/',
   '.venv/', 'venv/', 'node_modules/', '.pytest_cache/', '.mypy_cache/', '.ruff_cache/', '.mlserveignore',
-  'mlserve.config.yaml', 'mlserve.config.yml',
+  'mlserve.config.yaml', 'mlserve.config.yml', 'mlserve.sample.json', '.gitignore', '.gitattributes',
 ];
 
 /**

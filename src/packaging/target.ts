@@ -1,6 +1,13 @@
 import type { Config, ProviderId } from '../core/config/schema.js';
 
-/** What the bundle must run on: never the host, except for the local provider. */
+/** A Python runtime image of a platform: its Python, OS and glibc (the newest manylinux it loads). */
+export interface RuntimeImage {
+  python: string;
+  os: string;
+  glibc: [number, number];
+}
+
+/** What the bundle must run on: never the host, except for the local provider. Built by a platform. */
 export interface Target {
   provider: ProviderId;
   python: string;
@@ -8,27 +15,41 @@ export interface Target {
   arch: Config['runtime']['arch'];
   /** The runtime's OS image, for messages. */
   os: string;
-  /** glibc of that image: the newest manylinux wheel it loads. */
+  /** glibc of that image: the newest manylinux wheel it loads; undefined for this machine. */
   glibc: [number, number] | undefined;
   /** pip --platform tags, newest first; empty means "this machine" (local provider). */
   platforms: string[];
+  /** One line for messages, e.g. "aws python3.11 x86_64 (Amazon Linux 2, glibc 2.26)". */
+  description: string;
+  /** Handler entry files (in templates/python) this platform starts. */
+  entryFiles: string[];
+  /** Packages the runtime already provides: left out of the bundle unless the user pins them. */
+  provided: string[];
+  /** Every Python runtime of the platform, for "what would work" hints. */
+  runtimes: RuntimeImage[];
 }
 
-/**
- * Lambda: python3.9–3.11 run on Amazon Linux 2 (glibc 2.26), python3.12+ on Amazon Linux 2023
- * (glibc 2.34). Azure Functions Linux images: Debian 11 (glibc 2.31) up to 3.11, Debian 12 (2.36) after.
- */
-export function targetFor(provider: ProviderId, config: Config, localPython?: string): Target {
+/** A target for one of a platform's runtime images (the shared shape of aws and azure targets). */
+export function imageTarget(
+  provider: ProviderId,
+  title: string,
+  config: Config,
+  runtimes: RuntimeImage[],
+  extra: Pick<Target, 'entryFiles' | 'provided'>,
+): Target {
   const { python, arch } = config.runtime;
-  if (provider === 'local') {
-    return { provider, python: localPython ?? python, arch: hostArch(), os: `this machine (${process.platform})`, glibc: undefined, platforms: [] };
-  }
-  const minor = Number(python.split('.')[1]);
-  const [os, glibc]: [string, [number, number]] =
-    provider === 'aws'
-      ? minor >= 12 ? ['Amazon Linux 2023', [2, 34]] : ['Amazon Linux 2', [2, 26]]
-      : minor >= 12 ? ['Debian 12', [2, 36]] : ['Debian 11', [2, 31]];
-  return { provider, python, arch, os, glibc, platforms: manylinuxTags(glibc, arch) };
+  const image = runtimes.find((r) => r.python === python) ?? runtimes[runtimes.length - 1]!;
+  return {
+    provider,
+    python,
+    arch,
+    os: image.os,
+    glibc: image.glibc,
+    platforms: manylinuxTags(image.glibc, arch),
+    description: `${title} python${python} ${arch} (${image.os}, glibc ${image.glibc.join('.')})`,
+    runtimes,
+    ...extra,
+  };
 }
 
 /** manylinux tags a runtime with this glibc loads, newest first (PEP 600 plus the legacy aliases). */
@@ -47,7 +68,3 @@ export function hostArch(): Target['arch'] {
 
 /** ELF e_machine values of the two architectures. */
 export const ELF_MACHINE: Record<Target['arch'], number> = { x86_64: 0x3e, arm64: 0xb7 };
-
-export function describeTarget(t: Target): string {
-  return t.provider === 'local' ? `local Python ${t.python}` : `${t.provider} python${t.python} ${t.arch} (${t.os}${t.glibc ? `, glibc ${t.glibc.join('.')}` : ''})`;
-}

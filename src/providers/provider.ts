@@ -1,7 +1,7 @@
 import type { LoadedConfig } from '../core/config/load.js';
 import type { ProviderId } from '../core/config/schema.js';
-import type { PackageResult } from '../core/actions/package.js';
 import type { Reporter } from '../core/reporter.js';
+import type { PackagedBundle } from '../packaging/packaged.js';
 
 /** One published, immutable version. */
 export interface VersionInfo {
@@ -29,6 +29,8 @@ export interface DeployResult {
   endpoint: string;
   /** What this deploy uploaded (object keys); empty when everything was already there. */
   uploaded: string[];
+  /** How many requests the function serves at once, in words ("no reserved concurrency: …"). */
+  concurrency: string;
   notes: string[];
 }
 
@@ -52,13 +54,15 @@ export interface ProviderContext {
   loaded: LoadedConfig;
   env: Record<string, string | undefined>;
   reporter: Reporter;
+  /** Provider flags from the command line (e.g. AWS's region and profile), by option name. */
+  flags?: Record<string, unknown>;
   signal?: AbortSignal;
 }
 
 /** What every provider implements. Only `providers/<id>/` knows its SDK. */
 export interface Provider {
   readonly id: ProviderId;
-  deploy(bundle: PackageResult, options: { promote: boolean }): Promise<DeployResult>;
+  deploy(bundle: PackagedBundle, options: { promote: boolean }): Promise<DeployResult>;
   versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }>;
   promote(version: string | undefined, options: { weight?: number; finish?: boolean }): Promise<AliasState>;
   rollback(): Promise<AliasState>;
@@ -68,6 +72,23 @@ export interface Provider {
   prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }>;
   /** Print log lines since `since` (epoch ms); with `follow`, keep printing until the signal aborts. */
   logs(since: number, follow: boolean, print: (line: LogLine) => void): Promise<void>;
+  /** Run the endpoint on this machine (providers that can: the local one). */
+  serve?(options: ServeOptions): Promise<ServeHandle>;
+}
+
+export interface ServeOptions {
+  port: number;
+  /** Serve this version instead of following the stage alias. */
+  version?: number;
+  onLog?: (line: string, source: string) => void;
+  onAccess?: (line: string) => void;
+}
+
+export interface ServeHandle {
+  url: string;
+  version: string;
+  initMs: number;
+  stop(): Promise<void>;
 }
 
 export interface LogLine {
@@ -76,4 +97,3 @@ export interface LogLine {
   stream: string;
   message: string;
 }
-

@@ -1,6 +1,7 @@
 import type { runDoctor } from '../../core/actions/doctor.js';
 import { PROVIDERS, type ProviderId } from '../../core/config/schema.js';
 import type { CommandSpec } from '../context.js';
+import { DEFAULT_PROVIDER } from '../../providers/registry.js';
 import { table } from '../style.js';
 
 export const doctorCommand: CommandSpec = {
@@ -19,7 +20,7 @@ export const doctorCommand: CommandSpec = {
     if (ctx.options.stage) opts.stage = ctx.options.stage;
     const { providerReady, runDoctor: run } = await import('../../core/actions/doctor.js');
     const { checks, config } = await run(opts);
-    const provider = (raw.provider as ProviderId | undefined) ?? config?.config.provider ?? 'local';
+    const provider = (raw.provider as ProviderId | undefined) ?? config?.config.provider ?? DEFAULT_PROVIDER;
     const ready = providerReady(checks, provider);
     const { style } = ctx;
     const mark = { ok: style.green('ok'), warn: style.yellow('warn'), fail: style.red('FAIL') };

@@ -5,7 +5,8 @@ import { renderInitConfig, DEFAULT_IGNORE, starterRequirements, type InitAnswers
 import { parseConfigText } from '../../core/config/load.js';
 import { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS, type Framework } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/fs.js';
+import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
+import { DEFAULT_PROVIDER, platformOf } from '../../providers/registry.js';
 import type { Detection } from '../../packaging/detect/detect.js';
 import type { CommandContext, CommandSpec } from '../context.js';
 
@@ -35,7 +36,7 @@ export const initCommand: CommandSpec = {
     { flags: '--model <path>', description: 'model directory or file (default: the project directory)' },
     { flags: '--framework <framework>', description: 'settle detection', choices: FRAMEWORKS },
     { flags: '--provider <provider>', description: 'default provider', choices: PROVIDERS },
-    { flags: '--region <region>', description: 'AWS region (aws only)' },
+    { flags: '--region <region>', description: 'AWS region (aws only; default AWS_REGION, else us-east-1)' },
     { flags: '--python <version>', description: 'target Python version', choices: PYTHON_VERSIONS },
     { flags: '--arch <arch>', description: 'target CPU architecture', choices: ARCHITECTURES },
     { flags: '--memory <mb>', description: 'memory in MB (128–10240)' },
@@ -78,21 +79,7 @@ export const initCommand: CommandSpec = {
     const schemaRel = relative(root, SCHEMA_FILE);
     answers.schemaPath = schemaRel.startsWith('..') ? SCHEMA_FILE : schemaRel;
 
-    const text = renderInitConfig(answers);
-    checkAnswers(text, configFile, ctx.io.env);
-    await writeFileAtomic(configFile, text);
-    const wrote = [configFile];
-    const ignoreFile = join(detection.dir, '.mlserveignore');
-    if (!(await exists(ignoreFile))) {
-      await writeFileAtomic(ignoreFile, DEFAULT_IGNORE);
-      wrote.push(ignoreFile);
-    }
-    const requirementsFile = join(detection.dir, 'requirements.txt');
-    const starter = starterRequirements(detection.framework, detection.sklearnVersion);
-    if (starter && !(await exists(requirementsFile))) {
-      await writeFile(requirementsFile, starter, { flag: 'wx' });
-      wrote.push(requirementsFile);
-    }
+    const wrote = await writeProjectFiles(ctx, answers, detection, root, configFile);
     const shown = wrote.map((f) => relative(ctx.io.cwd, f) || f);
     return {
       data: {
@@ -108,11 +95,32 @@ export const initCommand: CommandSpec = {
         '',
         'Next:',
         '  mlserve package       build the bundle and check its size',
-        `  mlserve deploy${answers.provider === 'local' ? '' : ` --provider ${answers.provider}`}`,
+        `  mlserve deploy${answers.provider === DEFAULT_PROVIDER ? '' : ` --provider ${answers.provider}`}`,
       ].join('\n'),
     };
   },
 };
+
+/** The config, and (when missing) .mlserveignore, a starter requirements.txt and .mlserve/ in .gitignore. */
+async function writeProjectFiles(ctx: CommandContext, answers: InitAnswers, detection: Detection, root: string, configFile: string): Promise<string[]> {
+  const text = renderInitConfig(answers);
+  checkAnswers(text, configFile, ctx.io.env);
+  await writeFileAtomic(configFile, text);
+  const wrote = [configFile];
+  const ignoreFile = join(detection.dir, '.mlserveignore');
+  if (!(await exists(ignoreFile))) {
+    await writeFileAtomic(ignoreFile, DEFAULT_IGNORE);
+    wrote.push(ignoreFile);
+  }
+  const requirementsFile = join(detection.dir, 'requirements.txt');
+  const starter = starterRequirements(detection.framework, detection.sklearnVersion);
+  if (starter && !(await exists(requirementsFile))) {
+    await writeFile(requirementsFile, starter, { flag: 'wx' });
+    wrote.push(requirementsFile);
+  }
+  if (await ignoreInGit(join(root, '.gitignore'))) wrote.push(join(root, '.gitignore'));
+  return wrote;
+}
 
 /** Validate the rendered config the way `mlserve` will load it, and blame the flag on failure. */
 function checkAnswers(text: string, file: string, env: Record<string, string | undefined>): void {
@@ -135,18 +143,20 @@ function fromFlags(flags: InitFlags, detection: Detection, root: string, env: Re
       hint: 'pass --name <name> (lowercase letters, digits and dashes)',
     });
   }
+  const provider = flags.provider ?? DEFAULT_PROVIDER;
+  const providerValues: Record<string, string> = {};
+  for (const field of platformOf(provider).init.fields) providerValues[field.name] = (flags as Record<string, string | undefined>)[field.name] ?? field.default(env);
   const answers: InitAnswers = {
     name,
     modelPath: '.',
     framework: flags.framework ?? detection.framework,
-    provider: flags.provider ?? 'local',
+    provider,
+    providerValues,
     python: flags.python ?? '3.11',
     arch: flags.arch ?? 'x86_64',
     memory: toNumber(flags.memory, '--memory', 1024),
     timeout: toNumber(flags.timeout, '--timeout', 30),
   };
-  const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (answers.provider === 'aws') answers.region = region ?? 'us-east-1';
   return answers;
 }
 
@@ -160,7 +170,11 @@ async function ask(ctx: CommandContext, flags: InitFlags, detection: Detection, 
   if (!flags.name) answers.name = await input({ message: 'App name', default: defaults.name, validate: (v) => /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(v) || 'lowercase letters, digits and dashes' }, io);
   if (!flags.framework) answers.framework = await pick(`Framework (detected ${detection.framework})`, FRAMEWORKS, detection.framework);
   if (!flags.provider) answers.provider = await pick('Provider', PROVIDERS, defaults.provider);
-  if (answers.provider === 'aws' && !flags.region) answers.region = await input({ message: 'AWS region', default: defaults.region ?? 'us-east-1' }, io);
+  const fields = platformOf(answers.provider).init.fields;
+  answers.providerValues = Object.fromEntries(fields.map((f) => [f.name, (flags as Record<string, string | undefined>)[f.name] ?? f.default(ctx.io.env)]));
+  for (const f of fields.filter((field) => (flags as Record<string, string | undefined>)[field.name] === undefined)) {
+    answers.providerValues[f.name] = await input({ message: f.message, default: answers.providerValues[f.name] ?? '' }, io);
+  }
   if (!flags.python) answers.python = await pick('Python version of the target', PYTHON_VERSIONS, defaults.python);
   if (!flags.arch) answers.arch = await pick('CPU architecture', ARCHITECTURES, defaults.arch);
   if (!flags.memory) answers.memory = (await number({ message: 'Memory (MB)', default: defaults.memory, min: 128, max: 10240, required: true }, io)) ?? defaults.memory;
@@ -179,6 +193,15 @@ function toNumber(value: string | undefined, flag: string, fallback: number): nu
 export function defaultName(dir: string): string | undefined {
   const name = basename(dir).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 40).replace(/-+$/, '');
   return name.length >= 2 ? name : undefined;
+}
+
+/** Add `.mlserve/` (builds, local versions, state) to the project's .gitignore; true when the file changed. */
+async function ignoreInGit(file: string): Promise<boolean> {
+  const text = (await readTextIfExists(file)) ?? '';
+  if (/^\/?\.mlserve\/?\s*$/m.test(text)) return false;
+  const prefix = text && !text.endsWith('\n') ? '\n' : '';
+  await writeFileAtomic(file, `${text}${prefix}# mlserve: builds, local versions and caches\n.mlserve/\n`);
+  return true;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,7 +1,8 @@
 import { buildInvokeRequest, checkInvokeResult, type InvokeFlags } from '../../core/actions/invoke.js';
 import { MlserveError } from '../../core/errors.js';
 import type { CommandSpec } from '../context.js';
-import { awsOptions, openProvider, providerOption } from '../provider-context.js';
+import type { ProviderId } from '../../core/config/schema.js';
+import { loadFor, providerContext, providerFlagOptions, providerOption } from '../provider-context.js';
 
 export const invokeCommand: CommandSpec = {
   name: 'invoke',
@@ -10,7 +11,7 @@ export const invokeCommand: CommandSpec = {
     'Send an HTTP request (--data, --data-file or stdin, with --path and --method) or a raw event (--event, e.g. an S3 or SQS event from a file) to the stage’s alias (or --version) and print the response body. A function error, a timeout, a non-2xx status or a failed --expect-* assertion exits 1. On the local provider it uses a running `mlserve serve`, else a one-shot worker.',
   options: [
     providerOption,
-    ...awsOptions,
+    ...providerFlagOptions,
     { flags: '-d, --data <json>', description: 'request body (JSON)' },
     { flags: '--data-file <path>', description: 'request body from a file (- for stdin)' },
     { flags: '--event <file>', description: 'send this raw event as it is (- for stdin)' },
@@ -39,8 +40,10 @@ export const invokeCommand: CommandSpec = {
       }
     }
     const request = await buildInvokeRequest(flags, ctx.io.cwd, ctx.io.stdin);
-    const { provider, id } = await openProvider(ctx, raw);
-    const result = await provider.invoke(request);
+    const loaded = await loadFor(ctx);
+    const id = (raw.provider as ProviderId | undefined) ?? loaded.config.provider;
+    const { invokeModel } = await import('../../core/actions/invoke-model.js');
+    const result = await invokeModel({ ...providerContext(ctx, loaded, raw), provider: id, request });
     if (result.logTail) ctx.reporter.debug(`log tail:\n${result.logTail.trimEnd()}`);
     checkInvokeResult(result, { ...(expectStatus !== undefined ? { status: expectStatus } : {}), ...(expectJson !== undefined ? { json: expectJson } : {}) });
     return {

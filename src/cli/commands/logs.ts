@@ -1,7 +1,7 @@
 import { MlserveError } from '../../core/errors.js';
 import type { LogLine } from '../../providers/provider.js';
 import type { CommandSpec } from '../context.js';
-import { awsOptions, openProvider, providerOption } from '../provider-context.js';
+import { openProvider, providerFlagOptions, providerOption } from '../provider-context.js';
 
 /** `--since 10m` / `2h` / `1d` / an ISO time, as epoch ms. */
 export function parseSince(value: string, now = Date.now()): number {
@@ -17,7 +17,7 @@ export const logsCommand: CommandSpec = {
   summary: 'print the function’s logs (--follow to keep printing)',
   options: [
     providerOption,
-    ...awsOptions,
+    ...providerFlagOptions,
     { flags: '--since <when>', description: 'only lines since then: 30s, 10m, 2h, 1d, or an ISO time (default 1h)' },
     { flags: '-f, --follow', description: 'keep printing new lines until Ctrl-C' },
   ],

@@ -17,30 +17,24 @@ export const packageCommand: CommandSpec = {
   options: [
     { flags: '--provider <provider>', description: 'target provider (default: the config’s)', choices: PROVIDERS },
     { flags: '--dry-run', description: 'plan and report, without writing the zip' },
+    { flags: '--check', description: 'then run the bundle in a clean interpreter with one request (the pre-flight deploy runs)' },
   ],
   examples: [
     { command: 'mlserve package', description: 'build for the config’s provider' },
-    { command: 'mlserve package --provider aws --json', description: 'the report as one JSON document' },
-    { command: 'mlserve package --dry-run', description: 'sizes and offload plan only' },
+    { command: 'mlserve package --provider aws --check', description: 'build for Lambda and prove it loads and answers' },
+    { command: 'mlserve package --dry-run --json', description: 'sizes and offload plan only, as JSON' },
   ],
   async run(ctx, _args, raw) {
     const loaded = await loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...configLoadOptions(ctx.options) });
     // Loaded on use: packaging pulls in archiver and execa, which --help and --version never need.
-    const { packageBundle } = await import('../../core/actions/package.js');
-    const result = await packageBundle({
-      loaded,
-      ...(raw.provider ? { provider: raw.provider as ProviderId } : {}),
-      dryRun: raw.dryRun === true,
-      env: ctx.io.env,
-      reporter: ctx.reporter,
-      ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
-    });
-    for (const w of result.warnings) ctx.reporter.warn(w);
-    const failed = result.limits.filter((l) => !l.ok && l.effect === 'error');
-    if (failed.length > 0) {
-      throw new MlserveError('BUNDLE_TOO_LARGE', failed.map((l) => `${l.name}: ${fmt(l.actual)} > ${fmt(l.limit)}`).join('; '), { hint: failed[0]!.source });
-    }
-    return { data: { ...result }, text: renderReport(result, ctx.io.cwd, ctx.style) };
+    const [{ packageModel }, { assertWithinLimits, checkBundle }] = await Promise.all([import('../../core/actions/package.js'), import('../../core/actions/deploy.js')]);
+    const common = { loaded, env: ctx.io.env, reporter: ctx.reporter, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) };
+    const { report, bundle } = await packageModel({ ...common, ...(raw.provider ? { provider: raw.provider as ProviderId } : {}), dryRun: raw.dryRun === true });
+    for (const w of report.warnings) ctx.reporter.warn(w);
+    assertWithinLimits(report);
+    if (raw.check === true && raw.dryRun === true) throw new MlserveError('USAGE', '--check runs the written bundle; it cannot go with --dry-run', { hint: 'drop one of them' });
+    const preflight = raw.check === true && bundle ? await checkBundle(bundle, common) : null;
+    return { data: { ...report, preflight }, text: renderReport(report, ctx.io.cwd, ctx.style) };
   },
 };
 
@@ -59,8 +53,7 @@ export function renderReport(r: PackageResult, cwd: string, style: Style): strin
   if (b.sha256) lines.push(`         sha256 ${b.sha256}`);
   lines.push(`         ${b.files} files · ${b.zippedBytes !== null ? `zipped ${fmt(b.zippedBytes)} · ` : ''}unzipped ${fmt(b.unzippedBytes)} · slimming saved ${fmt(r.dependencies.slimmedBytes)}`);
   lines.push(`${style.bold('Target')}   ${r.target.description}`);
-  const upload = { direct: 'direct (≤ 50 MB zipped)', s3: 'through S3 (over 50 MB zipped)', local: 'local store' }[r.upload];
-  lines.push(`${style.bold('Upload')}   ${b.zippedBytes === null && r.upload !== 'local' ? 'decided when the zip is written' : upload}`);
+  lines.push(`${style.bold('Upload')}   ${r.uploadDescription}`);
   if (r.limits.length > 0) {
     lines.push('', table([
       ['limit', 'actual', 'max', 'used', 'headroom'],

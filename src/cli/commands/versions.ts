@@ -1,6 +1,6 @@
 import type { AliasState } from '../../providers/provider.js';
 import type { CommandSpec } from '../context.js';
-import { awsOptions, openProvider, providerOption } from '../provider-context.js';
+import { openProvider, providerFlagOptions, providerOption } from '../provider-context.js';
 import { table } from '../style.js';
 
 export function describeAlias(a: AliasState): string {
@@ -16,7 +16,7 @@ export const versionsCommand: CommandSpec = {
   arguments: [{ name: 'action', description: 'prune: delete versions beyond the newest --keep that no alias points at' }],
   options: [
     providerOption,
-    ...awsOptions,
+    ...providerFlagOptions,
     { flags: '--keep <n>', description: 'with prune: how many of the newest versions to keep (default 5)' },
     { flags: '--dry-run', description: 'with prune: list what would be deleted' },
   ],
@@ -54,7 +54,7 @@ export const promoteCommand: CommandSpec = {
   arguments: [{ name: 'version', description: 'the version to promote' }],
   options: [
     providerOption,
-    ...awsOptions,
+    ...providerFlagOptions,
     { flags: '--weight <percent>', description: 'send only this share (1–99) of traffic to the version (a canary)' },
     { flags: '--finish', description: 'complete a running canary: all traffic to the canary version' },
   ],
@@ -79,7 +79,7 @@ export const promoteCommand: CommandSpec = {
 export const rollbackCommand: CommandSpec = {
   name: 'rollback',
   summary: 'send the stage back to its previous version (or end a canary)',
-  options: [providerOption, ...awsOptions],
+  options: [providerOption, ...providerFlagOptions],
   examples: [{ command: 'mlserve rollback', description: 'undo the last promote' }],
   async run(ctx, _args, raw) {
     const { provider, id } = await openProvider(ctx, raw);
@@ -91,7 +91,7 @@ export const rollbackCommand: CommandSpec = {
 export const destroyCommand: CommandSpec = {
   name: 'destroy',
   summary: 'remove everything mlserve created for this app and stage',
-  options: [providerOption, ...awsOptions, { flags: '--dry-run', description: 'list what would be removed, remove nothing' }],
+  options: [providerOption, ...providerFlagOptions, { flags: '--dry-run', description: 'list what would be removed, remove nothing' }],
   examples: [
     { command: 'mlserve destroy --dry-run', description: 'see what would go' },
     { command: 'mlserve destroy --yes', description: 'in CI (no prompt)' },

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import type { Config, Framework, ProviderId } from '../config/schema.js';
+import { platformOf } from '../../providers/registry.js';
 
 /** What `mlserve init` settles, from flags, prompts and detection. */
 export interface InitAnswers {
@@ -10,7 +11,8 @@ export interface InitAnswers {
   file?: string;
   predict?: string;
   provider: ProviderId;
-  region?: string;
+  /** What the provider's platform asks init for (AWS: region), by field name. */
+  providerValues: Record<string, string>;
   python: Config['runtime']['python'];
   arch: Config['runtime']['arch'];
   memory: number;
@@ -47,7 +49,8 @@ export function renderInitConfig(a: InitAnswers): string {
     'endpoint:',
     '  public: false         # callers must sign requests (IAM); true makes the URL public',
   ];
-  if (a.provider === 'aws' && a.region) lines.push('', 'aws:', `  region: ${q(a.region)}`);
+  const section = platformOf(a.provider).init.configSection(Object.fromEntries(Object.entries(a.providerValues).map(([k, v]) => [k, q(v)])));
+  if (section.length) lines.push('', ...section);
   lines.push(
     '',
     '# Per-stage overrides, merged over the above for --stage <name>:',

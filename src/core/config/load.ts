@@ -91,14 +91,7 @@ export function parseConfigText(
     return { file: options.file, line: pos.line, col: pos.col, path: path.join('.'), message };
   };
 
-  const syntax = doc.errors.map((e): Problem => {
-    // Point past leading blanks, at the item that is out of line.
-    let offset = e.pos[0];
-    while (text[offset] === ' ') offset++;
-    const pos = lines.linePos(offset);
-    const message = `YAML syntax: ${firstLine(e.message)}`;
-    return { file: options.file, line: pos.line, col: pos.col, path: '', message: e.code === 'BAD_INDENT' ? `${message} (check the indentation)` : message };
-  });
+  const syntax = syntaxProblems(doc.errors, text, lines, options.file);
   if (syntax.length > 0) throw invalid(options.file, syntax);
 
   const raw: unknown = doc.toJS() ?? {};
@@ -142,6 +135,17 @@ export function parseConfigText(
   }
   if (problems.length > 0) throw invalid(options.file, problems.sort((a, b) => a.line - b.line || a.col - b.col));
   return { config: result.data as Config, fromEnv };
+}
+
+/** YAML syntax errors, each pointed past leading blanks at the item that is out of line. */
+function syntaxProblems(errors: { pos: [number, number]; message: string; code: string }[], text: string, lines: LineCounter, file: string): Problem[] {
+  return errors.map((e): Problem => {
+    let offset = e.pos[0];
+    while (text[offset] === ' ') offset++;
+    const pos = lines.linePos(offset);
+    const message = `YAML syntax: ${firstLine(e.message)}`;
+    return { file, line: pos.line, col: pos.col, path: '', message: e.code === 'BAD_INDENT' ? `${message} (check the indentation)` : message };
+  });
 }
 
 function toProblems(

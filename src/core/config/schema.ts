@@ -63,9 +63,9 @@ const resources = z
     ephemeralStorage: int(512, 10240, 'MB')
       .default(512)
       .describe('/tmp size in MB (512–10,240); raised automatically when model artifacts are offloaded.'),
-    concurrency: int(1, 1000, 'workers')
-      .default(4)
-      .describe('Maximum concurrent executions (Lambda reserved concurrency; local worker pool size).'),
+    concurrency: int(1, 1000, 'executions')
+      .optional()
+      .describe('Reserved concurrency: reserves and caps concurrent executions on Lambda. Unset (default): nothing reserved, the function scales with the account. Also caps the local worker pool.'),
   })
   .prefault({})
   .describe('Compute given to each execution.');
@@ -150,7 +150,7 @@ const azure = z
 const local = z
   .strictObject({
     port: int(0, 65535, 'port').default(8080).describe('Port `mlserve serve` listens on (127.0.0.1).'),
-    workers: int(1, 256, 'workers').optional().describe('Worker pool size; defaults to resources.concurrency.'),
+    workers: int(1, 256, 'workers').optional().describe('Worker pool size; defaults to this machine’s cores, at most resources.concurrency.'),
   })
   .prefault({})
   .describe('The local provider: runs the same bundle on this machine.');

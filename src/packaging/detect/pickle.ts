@@ -107,121 +107,172 @@ const COUNTED: Record<number, number> = {
 };
 
 function walkOpcodes(data: Buffer): Walk {
-  const stack: Value[] = [];
-  const memo = new Map<number, Value>();
-  const result: Walk = { globals: [], offset: 0, stoppedEarly: false };
-  let pos = 0;
-  const obj = (): Value => ({ obj: undefined });
-  const popMark = (): Value[] => {
-    const i = stack.lastIndexOf(MARK);
-    if (i < 0) throw new PickleFormatError('mark not found');
-    return stack.splice(i).slice(1);
-  };
-  const pop = (n: number): Value[] => {
-    if (stack.length < n) throw new PickleFormatError('stack underflow');
-    return stack.splice(stack.length - n, n);
-  };
-  const line = (): string => {
-    const end = data.indexOf(0x0a, pos);
-    if (end < 0) throw new PickleFormatError('unterminated line');
-    const s = data.toString('latin1', pos, end);
-    pos = end + 1;
-    return s;
-  };
-  const addGlobal = (name: string): Value => {
-    if (!result.globals.includes(name)) result.globals.push(name);
-    return { global: name };
-  };
-  const noteItems = (items: Value[]) => {
-    for (let i = 0; i + 1 < items.length; i += 2) {
-      if (items[i] === '_sklearn_version' && typeof items[i + 1] === 'string') result.sklearnVersion ??= items[i + 1] as string;
-    }
-  };
+  return new OpcodeWalker(data).run();
+}
 
-  try {
-    while (pos < data.length) {
-      const op = data[pos++]!;
-      if (op in FIXED) {
-        const n = FIXED[op]!;
-        if (pos + n > data.length) throw new PickleFormatError('truncated');
-        const arg = n === 8 ? 0 : data.readUIntLE(pos, n);
-        pos += n;
-        if (op === 0x80) result.protocol = arg;
-        else if (op === 0x68 || op === 0x6a) stack.push(memo.get(arg) ?? obj());
-        else if (op === 0x71 || op === 0x72) memo.set(arg, stack[stack.length - 1] ?? obj());
-        else if (op === 0x4a || op === 0x4b || op === 0x4d || op === 0x47) stack.push(arg);
-        else if (op !== 0x95) stack.push(obj()); // EXT1/2/4
-        continue;
+/**
+ * The opcode walk, as a small machine: `stack` and `memo` track just enough (strings, globals, the
+ * callables objects were built from) to resolve STACK_GLOBAL names and `_sklearn_version` entries.
+ */
+class OpcodeWalker {
+  private readonly stack: Value[] = [];
+  private readonly memo = new Map<number, Value>();
+  private readonly result: Walk = { globals: [], offset: 0, stoppedEarly: false };
+  private pos = 0;
+
+  constructor(private readonly data: Buffer) {}
+
+  run(): Walk {
+    try {
+      while (this.pos < this.data.length) {
+        const op = this.data[this.pos++]!;
+        if (op in FIXED) this.fixed(op);
+        else if (op in COUNTED) this.counted(op);
+        else if (this.structural(op) === 'stop') return this.result;
       }
-      if (op in COUNTED) {
-        const n = COUNTED[op]!;
-        const len = Number(n === 8 ? data.readBigUInt64LE(pos) : data.readUIntLE(pos, n));
-        pos += n;
-        if (pos + len > data.length) throw new PickleFormatError('truncated');
-        const isText = op === 0x58 || op === 0x8c || op === 0x8d || op === 0x54 || op === 0x55;
-        stack.push(isText ? data.toString(op === 0x54 || op === 0x55 ? 'latin1' : 'utf8', pos, pos + len) : obj());
-        pos += len;
-        continue;
-      }
-      switch (String.fromCharCode(op)) {
-        case '(': stack.push(MARK); break;
-        case '.': result.offset = pos; return result;
-        case '0': pop(1); break;
-        case '1': popMark(); break;
-        case '2': stack.push(stack[stack.length - 1] ?? obj()); break;
-        case 'N': case '\x88': case '\x89': case '}': case ']': case ')': case '\x8f': case 'P': stack.push(obj()); if (op === 0x50) line(); break;
-        case 'I': case 'L': case 'F': line(); stack.push(0); break;
-        case 'S': case 'V': stack.push(line()); break;
-        case 'c': stack.push(addGlobal(`${line()}.${line()}`)); break;
-        case 'i': addGlobal(`${line()}.${line()}`); popMark(); stack.push(obj()); break;
-        case 'p': memo.set(Number(line()), stack[stack.length - 1] ?? obj()); break;
-        case 'g': stack.push(memo.get(Number(line())) ?? obj()); break;
-        case '\x94': memo.set(memo.size, stack[stack.length - 1] ?? obj()); break;
-        case '\x93': {
-          const [module, name] = pop(2);
-          stack.push(typeof module === 'string' && typeof name === 'string' ? addGlobal(`${module}.${name}`) : obj());
-          break;
-        }
-        case 't': case 'l': case 'd': case '\x91': popMark(); stack.push(obj()); break;
-        case 'o': popMark(); stack.push(obj()); break;
-        case '\x85': pop(1); stack.push(obj()); break;
-        case '\x86': pop(2); stack.push(obj()); break;
-        case '\x87': pop(3); stack.push(obj()); break;
-        case 'a': pop(1); break;
-        case 'e': case '\x90': popMark(); break;
-        case 's': noteItems(pop(2)); break;
-        case 'u': noteItems(popMark()); break;
-        case 'R': case '\x81': {
-          const [callable] = pop(2);
-          stack.push({ obj: typeof callable === 'object' && 'global' in callable ? callable.global : undefined });
-          break;
-        }
-        case '\x92': pop(3); stack.push(obj()); break;
-        case 'Q': pop(1); stack.push(obj()); break;
-        case '\x97': stack.push(obj()); break;
-        case '\x98': break;
-        case 'b': {
-          pop(1);
-          const target = stack[stack.length - 1];
-          // joblib writes the array's raw bytes right after a NumpyArrayWrapper is built.
-          if (typeof target === 'object' && 'obj' in target && target.obj?.endsWith('NumpyArrayWrapper')) {
-            result.offset = pos;
-            result.stoppedEarly = true;
-            return result;
-          }
-          break;
-        }
-        default:
-          throw new PickleFormatError(`unknown opcode 0x${op.toString(16)} at byte ${pos - 1}`);
-      }
+    } catch (error) {
+      if (!(error instanceof PickleFormatError) && !(error instanceof RangeError)) throw error;
+      if (this.result.globals.length === 0) throw new PickleFormatError(`not a readable pickle (${(error as Error).message})`);
     }
-  } catch (error) {
-    if (!(error instanceof PickleFormatError) && !(error instanceof RangeError)) throw error;
-    if (result.globals.length === 0) throw new PickleFormatError(`not a readable pickle (${(error as Error).message})`);
+    this.result.offset = this.pos;
+    this.result.stoppedEarly = true;
+    return this.result;
   }
-  result.offset = pos;
-  result.stoppedEarly = true;
-  return result;
+
+  private obj(): Value {
+    return { obj: undefined };
+  }
+
+  private top(): Value {
+    return this.stack[this.stack.length - 1] ?? this.obj();
+  }
+
+  private popMark(): Value[] {
+    const i = this.stack.lastIndexOf(MARK);
+    if (i < 0) throw new PickleFormatError('mark not found');
+    return this.stack.splice(i).slice(1);
+  }
+
+  private pop(n: number): Value[] {
+    if (this.stack.length < n) throw new PickleFormatError('stack underflow');
+    return this.stack.splice(this.stack.length - n, n);
+  }
+
+  private line(): string {
+    const end = this.data.indexOf(0x0a, this.pos);
+    if (end < 0) throw new PickleFormatError('unterminated line');
+    const s = this.data.toString('latin1', this.pos, end);
+    this.pos = end + 1;
+    return s;
+  }
+
+  private addGlobal(name: string): Value {
+    if (!this.result.globals.includes(name)) this.result.globals.push(name);
+    return { global: name };
+  }
+
+  private noteItems(items: Value[]): void {
+    for (let i = 0; i + 1 < items.length; i += 2) {
+      if (items[i] === '_sklearn_version' && typeof items[i + 1] === 'string') this.result.sklearnVersion ??= items[i + 1] as string;
+    }
+  }
+
+  /** Opcodes with a fixed-size argument: ints, memo indices, the protocol, frames, extensions. */
+  private fixed(op: number): void {
+    const n = FIXED[op]!;
+    if (this.pos + n > this.data.length) throw new PickleFormatError('truncated');
+    const arg = n === 8 ? 0 : this.data.readUIntLE(this.pos, n);
+    this.pos += n;
+    if (op === 0x80) this.result.protocol = arg;
+    else if (op === 0x68 || op === 0x6a) this.stack.push(this.memo.get(arg) ?? this.obj());
+    else if (op === 0x71 || op === 0x72) this.memo.set(arg, this.top());
+    else if (op === 0x4a || op === 0x4b || op === 0x4d || op === 0x47) this.stack.push(arg);
+    else if (op !== 0x95) this.stack.push(this.obj()); // EXT1/2/4
+  }
+
+  /** Opcodes with a length-prefixed argument: strings (kept) and bytes (skipped). */
+  private counted(op: number): void {
+    const n = COUNTED[op]!;
+    const len = Number(n === 8 ? this.data.readBigUInt64LE(this.pos) : this.data.readUIntLE(this.pos, n));
+    this.pos += n;
+    if (this.pos + len > this.data.length) throw new PickleFormatError('truncated');
+    const isText = op === 0x58 || op === 0x8c || op === 0x8d || op === 0x54 || op === 0x55;
+    this.stack.push(isText ? this.data.toString(op === 0x54 || op === 0x55 ? 'latin1' : 'utf8', this.pos, this.pos + len) : this.obj());
+    this.pos += len;
+  }
+
+  /** Every other opcode; 'stop' at STOP or where joblib's raw array bytes begin. */
+  private structural(op: number): 'stop' | undefined {
+    const c = String.fromCharCode(op);
+    if (c === '.') {
+      this.result.offset = this.pos;
+      return 'stop';
+    }
+    if (c === 'b') return this.build();
+    if (this.values(c) || this.containers(c)) return undefined;
+    throw new PickleFormatError(`unknown opcode 0x${op.toString(16)} at byte ${this.pos - 1}`);
+  }
+
+  /** Marks, constants, text-protocol values, globals and memo opcodes. */
+  private values(c: string): boolean {
+    switch (c) {
+      case '(': this.stack.push(MARK); return true;
+      case '0': this.pop(1); return true;
+      case '1': this.popMark(); return true;
+      case '2': this.stack.push(this.top()); return true;
+      case 'N': case '\x88': case '\x89': case '}': case ']': case ')': case '\x8f': this.stack.push(this.obj()); return true;
+      case 'P': this.stack.push(this.obj()); this.line(); return true;
+      case 'I': case 'L': case 'F': this.line(); this.stack.push(0); return true;
+      case 'S': case 'V': this.stack.push(this.line()); return true;
+      case 'c': this.stack.push(this.addGlobal(`${this.line()}.${this.line()}`)); return true;
+      case 'i': this.addGlobal(`${this.line()}.${this.line()}`); this.popMark(); this.stack.push(this.obj()); return true;
+      case 'p': this.memo.set(Number(this.line()), this.top()); return true;
+      case 'g': this.stack.push(this.memo.get(Number(this.line())) ?? this.obj()); return true;
+      case '\x94': this.memo.set(this.memo.size, this.top()); return true;
+      case '\x93': {
+        const [module, name] = this.pop(2);
+        this.stack.push(typeof module === 'string' && typeof name === 'string' ? this.addGlobal(`${module}.${name}`) : this.obj());
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  /** Tuples, lists, dicts, sets, object construction. */
+  private containers(c: string): boolean {
+    switch (c) {
+      case 't': case 'l': case 'd': case '\x91': case 'o': this.popMark(); this.stack.push(this.obj()); return true;
+      case '\x85': this.pop(1); this.stack.push(this.obj()); return true;
+      case '\x86': this.pop(2); this.stack.push(this.obj()); return true;
+      case '\x87': this.pop(3); this.stack.push(this.obj()); return true;
+      case 'a': this.pop(1); return true;
+      case 'e': case '\x90': this.popMark(); return true;
+      case 's': this.noteItems(this.pop(2)); return true;
+      case 'u': this.noteItems(this.popMark()); return true;
+      case 'R': case '\x81': {
+        const [callable] = this.pop(2);
+        this.stack.push({ obj: typeof callable === 'object' && 'global' in callable ? callable.global : undefined });
+        return true;
+      }
+      case '\x92': this.pop(3); this.stack.push(this.obj()); return true;
+      case 'Q': this.pop(1); this.stack.push(this.obj()); return true;
+      case '\x97': this.stack.push(this.obj()); return true;
+      case '\x98': return true;
+      default: return false;
+    }
+  }
+
+  /** BUILD; joblib writes an array's raw bytes right after a NumpyArrayWrapper is built. */
+  private build(): 'stop' | undefined {
+    this.pop(1);
+    const target = this.stack[this.stack.length - 1];
+    if (typeof target === 'object' && 'obj' in target && target.obj?.endsWith('NumpyArrayWrapper')) {
+      this.result.offset = this.pos;
+      this.result.stoppedEarly = true;
+      return 'stop';
+    }
+    return undefined;
+  }
 }
 
 const KNOWN_ROOTS = /^(sklearn|xgboost|lightgbm|catboost|torch|tensorflow|keras|numpy|scipy|joblib|pandas|__main__)(\.|$)/;

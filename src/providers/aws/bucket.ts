@@ -67,8 +67,9 @@ export async function bucketTags(s3: S3Client, bucket: string): Promise<Record<s
   try {
     const out = await s3.send(new GetBucketTaggingCommand({ Bucket: bucket }));
     return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key!, t.Value!]));
-  } catch {
-    return {};
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchTagSet') return {}; // an untagged bucket
+    throw error;
   }
 }
 
@@ -78,7 +79,7 @@ export async function bucketTags(s3: S3Client, bucket: string): Promise<Record<s
  */
 export async function uploadIfChanged(
   s3: S3Client,
-  o: { bucket: string; key: string; file: string; sha256: string; onProgress?: (fraction: number) => void },
+  o: { bucket: string; key: string; file: string; sha256: string; onProgress?: (loaded: number, total: number) => void },
 ): Promise<boolean> {
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: o.bucket, Key: o.key }));
@@ -94,7 +95,7 @@ export async function uploadIfChanged(
     partSize: 16 * 1024 * 1024,
   });
   upload.on('httpUploadProgress', (p) => {
-    if (p.total && p.loaded !== undefined) o.onProgress?.(p.loaded / p.total);
+    if (p.total && p.loaded !== undefined) o.onProgress?.(p.loaded, p.total);
   });
   await upload.done();
   return true;

@@ -5,10 +5,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { MlserveError } from '../../core/errors.js';
+import { partitionOf, type AwsSettings } from './settings.js';
 
 export interface AwsClients {
   region: string;
+  partition: string;
+  credentials: AwsCredentialIdentityProvider;
   lambda: LambdaClient;
   s3: S3Client;
   iam: IAMClient;
@@ -18,24 +22,25 @@ export interface AwsClients {
 }
 
 /**
- * SDK clients with the AWS defaults: the default credential chain (environment, shared config and
- * profiles, SSO, container and instance roles), the profile from --profile/config, and endpoint
- * overrides from AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which the SDK reads itself.
+ * SDK clients for the resolved settings (see settings.ts): key variables from the environment
+ * mlserve was given, unless a profile was chosen on purpose; else the SDK's default chain (shared
+ * config and profiles, SSO, web identity, container and instance roles). Endpoint overrides from
+ * AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> (moto_server, LocalStack).
  */
-export function createClients(options: { region?: string; profile?: string; env: Record<string, string | undefined> }): AwsClients {
-  const region = options.region ?? options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION;
+export function createClients(settings: AwsSettings, env: Record<string, string | undefined>): AwsClients {
+  const region = settings.region;
   if (!region) {
-    throw new MlserveError('PROVIDER_CONFIG', 'no AWS region is set', { hint: 'set aws.region in mlserve.config.yaml, or AWS_REGION' });
+    throw new MlserveError('PROVIDER_CONFIG', 'no AWS region is set', {
+      hint: 'pass --region, set AWS_REGION, set aws.region in mlserve.config.yaml, or give the profile a region (aws configure set region <region>)',
+    });
   }
-  const env = options.env;
   // The SDK warns on every run under Node 20 that its releases after January 2027 need Node 22;
   // mlserve's lockfile pins SDK versions that support Node 20, so the warning is not the user's to act on.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  // The environment mlserve was given (not only process.env): explicit keys first, else the chain.
-  const credentials =
-    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY && !options.profile
-      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
-      : fromNodeProviderChain(options.profile ? { profile: options.profile } : {});
+  const credentials: AwsCredentialIdentityProvider =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY && !settings.profileExplicit
+      ? async () => environmentKeys(env)
+      : fromNodeProviderChain({ ...(settings.profile ? { profile: settings.profile } : {}), filepath: settings.credentialsFile, configFilepath: settings.configFile });
   const endpoint = (service: string) => {
     const url = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
     return url ? { endpoint: url } : {};
@@ -43,6 +48,8 @@ export function createClients(options: { region?: string; profile?: string; env:
   const common = { region, credentials, maxAttempts: 5 };
   return {
     region,
+    partition: partitionOf(region),
+    credentials,
     lambda: new LambdaClient({ ...common, ...endpoint('LAMBDA') }),
     s3: new S3Client({ ...common, ...endpoint('S3'), forcePathStyle: !!(env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3) }),
     iam: new IAMClient({ ...common, ...endpoint('IAM') }),
@@ -50,6 +57,42 @@ export function createClients(options: { region?: string; profile?: string; env:
     logs: new CloudWatchLogsClient({ ...common, ...endpoint('CLOUDWATCH_LOGS') }),
     events: new EventBridgeClient({ ...common, ...endpoint('EVENTBRIDGE') }),
   };
+}
+
+function environmentKeys(env: Record<string, string | undefined>): AwsCredentialIdentity & { $source: Record<string, string> } {
+  return {
+    accessKeyId: env.AWS_ACCESS_KEY_ID!,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
+    ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    $source: { CREDENTIALS_ENV_VARS: 'g' },
+  };
+}
+
+/** Names of the SDK's credential sources (its `$source` feature ids), for doctor. */
+const SOURCES: [string, string][] = [
+  ['CREDENTIALS_ENV_VARS', 'environment variables (AWS_ACCESS_KEY_ID)'],
+  ['CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN', 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)'],
+  ['CREDENTIALS_STS_ASSUME_ROLE_WEB_ID', 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)'],
+  ['CREDENTIALS_PROFILE_SSO', 'SSO through the profile'],
+  ['CREDENTIALS_SSO', 'SSO'],
+  ['CREDENTIALS_PROFILE_SOURCE_PROFILE', 'an assumed role (source_profile)'],
+  ['CREDENTIALS_PROFILE_PROCESS', 'credential_process in the profile'],
+  ['CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN', 'web identity token in the profile'],
+  ['CREDENTIALS_PROFILE', 'the shared config/credentials files'],
+  ['CREDENTIALS_HTTP', 'the container credentials endpoint (ECS/EKS)'],
+  ['CREDENTIALS_IMDS', 'the instance metadata service (EC2 instance role)'],
+];
+
+/**
+ * Where resolved credentials came from, in words (never a key). The chain's instance-metadata and
+ * legacy container providers mark nothing, so an unmarked identity came from one of those two.
+ */
+export function credentialSource(identity: AwsCredentialIdentity, env: Record<string, string | undefined>): string {
+  const source = (identity as { $source?: Record<string, string> }).$source ?? {};
+  const named = SOURCES.find(([id]) => id in source)?.[1];
+  if (named) return named;
+  if (env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) return 'the container credentials endpoint (ECS/EKS)';
+  return 'the instance metadata service (EC2 instance role)';
 }
 
 /** Turn an SDK error into an MlserveError that names the call; never includes credentials. */
@@ -64,4 +107,10 @@ export function awsError(action: string, error: unknown): MlserveError {
     });
   }
   return new MlserveError('PROVIDER_ERROR', `${action}: ${name}: ${e.message}`, { hint: 'run again; each step is idempotent. --debug shows the stack', cause: error });
+}
+
+/** Is this SDK error a "not found" (the only failure a lookup may treat as "absent")? */
+export function isNotFound(error: unknown, ...names: string[]): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return names.includes(e?.name ?? '') || (names.length === 0 && e?.$metadata?.httpStatusCode === 404);
 }

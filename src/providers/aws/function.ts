@@ -196,7 +196,12 @@ export async function ensureFunctionUrl(lambda: LambdaClient, name: string, alia
       if ((error as { name?: string }).name !== 'ResourceConflictException') throw error;
     }
   } else {
-    await lambda.send(new RemovePermissionCommand(statement)).catch(() => undefined);
+    try {
+      await lambda.send(new RemovePermissionCommand(statement));
+    } catch (error) {
+      // Only "there was no public statement" is fine; anything else would leave the URL public.
+      if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
+    }
   }
   return url;
 }

@@ -1,20 +1,24 @@
-import { CreateLogGroupCommand, DeleteLogGroupCommand, DescribeLogGroupsCommand, FilterLogEventsCommand, PutRetentionPolicyCommand, TagResourceCommand as TagLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { GetRoleCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
-import { DeleteFunctionCommand, InvokeCommand, PutFunctionConcurrencyCommand, TagResourceCommand } from '@aws-sdk/client-lambda';
+import { FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DeleteFunctionCommand, InvokeCommand, TagResourceCommand } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import type { PackageResult } from '../../core/actions/package.js';
 import { MlserveError } from '../../core/errors.js';
-import { functionUrlEvent, httpResponseOf } from '../http-event.js';
-import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState } from '../alias.js';
+import { fmt } from '../../packaging/plan.js';
+import type { PackagedBundle } from '../../packaging/packaged.js';
+import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState, type AliasRecord } from '../alias.js';
+import { functionUrlEvent } from '../http-event.js';
+import { functionErrorOf, invokeResultOf, parseBody } from '../invoke-result.js';
 import type { AliasState, DeployResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
-import { bucketExists, bucketTags, deleteBucket, deleteObjects, ensureBucket, uploadIfChanged } from './bucket.js';
+import { bucketExists, ensureBucket, uploadIfChanged } from './bucket.js';
 import { awsError, createClients, type AwsClients } from './clients.js';
+import { applyConcurrency } from './concurrency.js';
+import { destroyAll } from './destroy.js';
 import { desiredConfiguration, ensureFunction, ensureFunctionUrl, getFunction, listVersions, parseVersionDescription, publishVersion, readAlias, writeAlias } from './function.js';
+import { ensureLogGroup } from './log-group.js';
 import { awsNames, type AwsNames } from './names.js';
-import type { AliasRecord } from '../alias.js';
 import { withRetry, type RetryOptions } from './retry.js';
-import { deleteRole, ensureRole, executionPolicy } from './role.js';
-import { ensureTriggers, removeTriggers } from './triggers.js';
+import { ensureRole, executionPolicy } from './role.js';
+import { resolveAwsSettings } from './settings.js';
+import { ensureTriggers } from './triggers.js';
 
 /** Steps of a deploy, in order; each is idempotent, so a deploy killed after any of them converges when run again. */
 export const DEPLOY_STEPS = ['identity', 'bucket', 'upload', 'role', 'log-group', 'function', 'version', 'alias', 'url', 'triggers'] as const;
@@ -24,6 +28,15 @@ export interface AwsProviderOptions {
   /** Tests add SDK middleware here to inject failures a real server cannot produce. */
   configureClients?: (clients: AwsClients) => void;
   retry?: RetryOptions;
+}
+
+interface Deployment {
+  bundle: PackagedBundle;
+  names: AwsNames;
+  account: string;
+  bucket: string;
+  ownBucket: boolean;
+  codeKey: string;
 }
 
 /** AWS Lambda: function + immutable versions + a stage alias with a Function URL, artifacts in S3. */
@@ -37,10 +50,16 @@ export class AwsProvider implements Provider {
     private readonly options: AwsProviderOptions = {},
   ) {}
 
-  get clients(): AwsClients {
+  /** SDK clients for the region and profile resolved the one way doctor resolves them too. */
+  async clients(): Promise<AwsClients> {
     if (!this.clientsCache) {
-      const { aws } = this.ctx.loaded.config;
-      this.clientsCache = createClients({ env: this.ctx.env, ...(aws.region ? { region: aws.region } : {}), ...(aws.profile ? { profile: aws.profile } : {}) });
+      const flags = this.ctx.flags ?? {};
+      const settings = await resolveAwsSettings({
+        env: this.ctx.env,
+        config: this.ctx.loaded.config,
+        flags: { ...(typeof flags.region === 'string' ? { region: flags.region } : {}), ...(typeof flags.profile === 'string' ? { profile: flags.profile } : {}) },
+      });
+      this.clientsCache = createClients(settings, this.ctx.env);
       this.options.configureClients?.(this.clientsCache);
     }
     return this.clientsCache;
@@ -54,16 +73,12 @@ export class AwsProvider implements Provider {
     };
   }
 
-  async identity(): Promise<{ account: string; arn: string }> {
-    const out = await this.call('sts:GetCallerIdentity', () => this.clients.sts.send(new GetCallerIdentityCommand({})));
-    return { account: out.Account!, arn: out.Arn! };
-  }
-
   private async names(): Promise<{ names: AwsNames; account: string }> {
     if (!this.namesCache) {
-      const { account } = await this.identity();
+      const c = await this.clients();
+      const out = await this.call('sts:GetCallerIdentity', () => c.sts.send(new GetCallerIdentityCommand({})));
       const { config, stage } = this.ctx.loaded;
-      this.namesCache = { names: awsNames(config.name, stage, account, this.clients.region, config.tags), account };
+      this.namesCache = { names: awsNames(config.name, stage, out.Account!, c.region, config.tags), account: out.Account! };
     }
     return this.namesCache;
   }
@@ -77,90 +92,87 @@ export class AwsProvider implements Provider {
   }
 
   /** A deploy step: reported, errors named, and (for the interruption tests) a fault point after it. */
-  private async step<T>(id: DeployStep, title: string, fn: () => Promise<T>): Promise<T> {
-    const result = await this.ctx.reporter.step(title, () => this.call(id, fn));
+  private async step<T>(id: DeployStep, title: string, fn: (progress: (detail: string) => void) => Promise<T>): Promise<T> {
+    const result = await this.ctx.reporter.step(title, (progress) => this.call(id, () => fn(progress)));
     if (this.ctx.env.MLSERVE_FAULT_AFTER_STEP === id) process.kill(process.pid, 'SIGKILL');
     return result;
   }
 
-  async deploy(bundle: PackageResult, options: { promote: boolean }): Promise<DeployResult> {
-    if (!bundle.bundle.path || !bundle.bundle.sha256) throw new MlserveError('USAGE', 'deploy needs a written bundle', { hint: 'run without --dry-run' });
+  async deploy(bundle: PackagedBundle, options: { promote: boolean }): Promise<DeployResult> {
     const { config } = this.ctx.loaded;
+    const c = await this.clients();
     const { names, account } = await this.step('identity', 'Checking the AWS identity', () => this.names());
-    const region = this.clients.region;
-    const ownBucket = !config.aws.bucket;
     const bucket = config.aws.bucket ?? names.bucket;
-    await this.step('bucket', `Artifacts bucket ${bucket}`, async () => {
-      if (ownBucket) await ensureBucket(this.clients.s3, bucket, region, names.tags, names.prefix);
-      else if (!(await bucketExists(this.clients.s3, bucket))) {
-        throw new MlserveError('PROVIDER_CONFIG', `aws.bucket ${bucket} does not exist or is not visible to this identity`, { hint: 'create it, fix the name, or remove aws.bucket to let mlserve create a private one' });
-      }
-    });
-    const codeKey = `${names.prefix}/code/${bundle.bundle.sha256}.zip`;
-    const uploaded = await this.step('upload', 'Uploading artifacts', async () => {
-      const keys: string[] = [];
-      for (const a of bundle.offload) {
-        if (await uploadIfChanged(this.clients.s3, { bucket, key: a.key, file: this.offloadPath(a.path), sha256: a.sha256, onProgress: (f) => this.ctx.reporter.debug(`${a.path}: ${Math.round(f * 100)}%`) })) keys.push(a.key);
-      }
-      if (bundle.upload === 's3' && (await uploadIfChanged(this.clients.s3, { bucket, key: codeKey, file: bundle.bundle.path!, sha256: bundle.bundle.sha256! }))) keys.push(codeKey);
-      return keys;
-    });
+    const d: Deployment = { bundle, names, account, bucket, ownBucket: !config.aws.bucket, codeKey: `${names.prefix}/code/${bundle.sha256}.zip` };
+    await this.step('bucket', `Artifacts bucket ${bucket}`, () => this.ensureArtifactsBucket(d));
+    const uploaded = await this.step('upload', 'Uploading artifacts', (progress) => this.upload(d, progress));
     const role = await this.step('role', 'Execution role (least privilege)', async () =>
-      config.aws.role ?? (await ensureRole(this.clients.iam, names, executionPolicy(names, account, region, config))).arn,
+      config.aws.role ?? (await ensureRole(c.iam, names, executionPolicy(names, { account, region: c.region, partition: c.partition, bucket }, config))).arn,
     );
-    await this.step('log-group', `Log group ${names.logGroup}`, () => this.ensureLogGroup(names));
-    const want = desiredConfiguration(config, names, role, bundle.ephemeralStorageMb, { MLSERVE_ARTIFACTS_BUCKET: bucket, MLSERVE_STAGE: this.ctx.loaded.stage });
-    const tags = { ...names.tags, 'mlserve:bucket': bucket, 'mlserve:owns-bucket': String(ownBucket), 'mlserve:owns-role': String(!config.aws.role) };
-    const fn = await this.step('function', `Function ${names.function}`, async () => {
-      const zip = bundle.upload === 's3' ? { bucket, key: codeKey, sha256: bundle.bundle.sha256! } : { path: bundle.bundle.path!, sha256: bundle.bundle.sha256! };
-      const result = await ensureFunction(this.clients.lambda, { want, arch: config.runtime.arch, zip, tags, retry: this.retry });
-      const arn = (await getFunction(this.clients.lambda, names.function))!.configuration.FunctionArn!;
-      await this.clients.lambda.send(new TagResourceCommand({ Resource: arn, Tags: tags }));
-      await withRetry(() => this.clients.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: names.function, ReservedConcurrentExecutions: config.resources.concurrency })), this.retry).catch((e: Error) =>
-        this.ctx.reporter.warn(`reserved concurrency ${config.resources.concurrency} not set: ${e.message}`),
-      );
-      return { ...result, arn };
-    });
+    await this.step('log-group', `Log group ${names.logGroup}`, () => ensureLogGroup(c.logs, names));
+    const fn = await this.step('function', `Function ${names.function}`, () => this.ensureFunction(d, role));
     const { version, published } = await this.step('version', 'Publishing a version', () =>
-      publishVersion(this.clients.lambda, names.function, { bundleSha256: bundle.bundle.sha256!, modelSha256: bundle.modelSha256, retry: this.retry }),
+      publishVersion(c.lambda, names.function, { bundleSha256: bundle.sha256, modelSha256: bundle.modelSha256, retry: this.retry }),
     );
     const notes: string[] = [];
-    const alias = await this.step('alias', `Alias ${names.alias}`, async () => {
-      const current = await readAlias(this.clients.lambda, names.function, names.alias);
-      if (!current.exists) await writeAlias(this.clients.lambda, names.function, names.alias, { version, history: [] }, false, this.retry);
-      else if (options.promote && current.version !== version) await writeAlias(this.clients.lambda, names.function, names.alias, switchTo(current, version), true, this.retry);
-      else if (!options.promote && current.version !== version) notes.push(`the ${names.alias} alias still points at version ${current.version}: run \`mlserve promote ${version} --provider aws\``);
-      return readAlias(this.clients.lambda, names.function, names.alias);
-    });
-    const url = await this.step('url', 'Function URL', () => ensureFunctionUrl(this.clients.lambda, names.function, names.alias, config, this.retry));
+    const alias = await this.step('alias', `Alias ${names.alias}`, () => this.pointAlias(names, version, options.promote, notes));
+    const url = await this.step('url', 'Function URL', () => ensureFunctionUrl(c.lambda, names.function, names.alias, config, this.retry));
     if (config.endpoint.public) notes.push('endpoint.public is true: anyone with the URL can call it (auth NONE)');
-    const triggers = await this.step('triggers', 'Triggers', () => ensureTriggers(this.clients, names, config, `${fn.arn}:${names.alias}`, account));
+    const triggers = await this.step('triggers', 'Triggers', () => ensureTriggers(c, names, config, `${fn.arn}:${names.alias}`, account));
     if (triggers.length) notes.push(`triggers: ${triggers.join(', ')}`);
-    return { version, published, alias: toState(names.alias, alias), endpoint: url, uploaded, notes };
+    return { version, published, alias: toState(names.alias, alias), endpoint: url, uploaded, concurrency: fn.concurrency, notes };
   }
 
-  private offloadPath(rel: string): string {
-    return `${this.ctx.loaded.modelDir}/${rel}`;
-  }
-
-  private async ensureLogGroup(names: AwsNames): Promise<void> {
-    const logs = this.clients.logs;
-    try {
-      await logs.send(new CreateLogGroupCommand({ logGroupName: names.logGroup, tags: names.tags }));
-    } catch (error) {
-      if ((error as { name?: string }).name !== 'ResourceAlreadyExistsException') throw error;
-      const arn = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: names.logGroup }))).logGroups?.find((g) => g.logGroupName === names.logGroup)?.arn;
-      if (arn) await logs.send(new TagLogGroupCommand({ resourceArn: arn.replace(/:\*$/, ''), tags: names.tags })).catch(() => undefined);
+  private async ensureArtifactsBucket(d: Deployment): Promise<void> {
+    const c = await this.clients();
+    if (d.ownBucket) await ensureBucket(c.s3, d.bucket, c.region, d.names.tags, d.names.prefix);
+    else if (!(await bucketExists(c.s3, d.bucket))) {
+      throw new MlserveError('PROVIDER_CONFIG', `aws.bucket ${d.bucket} does not exist or is not visible to this identity`, { hint: 'create it, fix the name, or remove aws.bucket to let mlserve create a private one' });
     }
-    await logs.send(new PutRetentionPolicyCommand({ logGroupName: names.logGroup, retentionInDays: 30 }));
+  }
+
+  /** Offloaded artifacts and (over 50 MB zipped) the code, each skipped when S3 already has its SHA-256. */
+  private async upload(d: Deployment, progress: (detail: string) => void): Promise<string[]> {
+    const c = await this.clients();
+    const keys: string[] = [];
+    const files = [...d.bundle.offload.map((a) => ({ key: a.key, file: a.abs, sha256: a.sha256, label: a.path }))];
+    if (d.bundle.upload === 'object-storage') files.push({ key: d.codeKey, file: d.bundle.path, sha256: d.bundle.sha256, label: 'bundle' });
+    for (const f of files) {
+      const onProgress = (loaded: number, total: number) => progress(`${f.label}: ${fmt(loaded)} of ${fmt(total)}`);
+      if (await uploadIfChanged(c.s3, { bucket: d.bucket, key: f.key, file: f.file, sha256: f.sha256, onProgress })) keys.push(f.key);
+    }
+    return keys;
+  }
+
+  private async ensureFunction(d: Deployment, role: string): Promise<{ arn: string; concurrency: string }> {
+    const c = await this.clients();
+    const { config, stage } = this.ctx.loaded;
+    const want = desiredConfiguration(config, d.names, role, d.bundle.ephemeralStorageMb, { MLSERVE_ARTIFACTS_BUCKET: d.bucket, MLSERVE_STAGE: stage });
+    const tags = { ...d.names.tags, 'mlserve:bucket': d.bucket, 'mlserve:owns-bucket': String(d.ownBucket), 'mlserve:owns-role': String(!config.aws.role) };
+    const zip = d.bundle.upload === 'object-storage' ? { bucket: d.bucket, key: d.codeKey, sha256: d.bundle.sha256 } : { path: d.bundle.path, sha256: d.bundle.sha256 };
+    await ensureFunction(c.lambda, { want, arch: config.runtime.arch, zip, tags, retry: this.retry });
+    const arn = (await getFunction(c.lambda, d.names.function))!.configuration.FunctionArn!;
+    await c.lambda.send(new TagResourceCommand({ Resource: arn, Tags: tags }));
+    const concurrency = await applyConcurrency(c.lambda, d.names.function, config.resources.concurrency, this.retry);
+    return { arn, concurrency };
+  }
+
+  private async pointAlias(names: AwsNames, version: string, promoteIt: boolean, notes: string[]): Promise<AliasRecord> {
+    const c = await this.clients();
+    const current = await readAlias(c.lambda, names.function, names.alias);
+    if (!current.exists) await writeAlias(c.lambda, names.function, names.alias, { version, history: [] }, false, this.retry);
+    else if (promoteIt && current.version !== version) await writeAlias(c.lambda, names.function, names.alias, switchTo(current, version), true, this.retry);
+    else if (!promoteIt && current.version !== version) notes.push(`the ${names.alias} alias still points at version ${current.version}: run \`mlserve promote ${version} --provider aws\``);
+    return readAlias(c.lambda, names.function, names.alias);
   }
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {
     const { names } = await this.names();
+    const c = await this.clients();
     return this.call('lambda:ListVersionsByFunction', async () => {
-      if (!(await getFunction(this.clients.lambda, names.function))) return { versions: [], alias: { alias: names.alias, version: null } };
-      const alias = await readAlias(this.clients.lambda, names.function, names.alias);
-      const versions = (await listVersions(this.clients.lambda, names.function)).map(
+      if (!(await getFunction(c.lambda, names.function))) return { versions: [], alias: { alias: names.alias, version: null } };
+      const alias = await readAlias(c.lambda, names.function, names.alias);
+      const versions = (await listVersions(c.lambda, names.function)).map(
         (v): VersionInfo => ({ version: v.Version!, created: v.LastModified ?? '', ...parseVersionDescription(v.Description), aliases: aliasesOf(alias, names.alias, v.Version!) }),
       );
       return { versions, alias: toState(names.alias, alias) };
@@ -168,9 +180,10 @@ export class AwsProvider implements Provider {
   }
 
   async promote(version: string | undefined, options: { weight?: number; finish?: boolean }): Promise<AliasState> {
+    const c = await this.clients();
     return this.updateAlias(async (alias, names) => {
       if (!options.finish) {
-        const versions = (await listVersions(this.clients.lambda, names.function)).map((v) => v.Version!);
+        const versions = (await listVersions(c.lambda, names.function)).map((v) => v.Version!);
         if (!version || !versions.includes(version)) throw new MlserveError('USAGE', `version ${version ?? '(none)'} does not exist on stage ${names.alias}`, { hint: `versions: ${versions.join(', ') || 'none'}` });
       }
       return promote(alias, names.alias, { ...(version ? { version } : {}), ...options });
@@ -180,21 +193,23 @@ export class AwsProvider implements Provider {
   /** Read the stage alias, change it with `change`, write it back; the new state is returned. */
   private async updateAlias(change: (alias: AliasRecord, names: AwsNames) => Promise<AliasRecord> | AliasRecord): Promise<AliasState> {
     const { names } = await this.names();
+    const c = await this.clients();
     return this.call('lambda:UpdateAlias', async () => {
-      const alias = await readAlias(this.clients.lambda, names.function, names.alias);
+      const alias = await readAlias(c.lambda, names.function, names.alias);
       if (!alias.exists) throw new MlserveError('NOT_DEPLOYED', `nothing is deployed to stage ${names.alias} on aws`, { hint: 'run `mlserve deploy --provider aws` first' });
-      await writeAlias(this.clients.lambda, names.function, names.alias, await change(alias, names), true, this.retry);
-      return toState(names.alias, await readAlias(this.clients.lambda, names.function, names.alias));
+      await writeAlias(c.lambda, names.function, names.alias, await change(alias, names), true, this.retry);
+      return toState(names.alias, await readAlias(c.lambda, names.function, names.alias));
     });
   }
 
   async prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }> {
     const { names } = await this.names();
+    const c = await this.clients();
     const { versions, alias } = await this.versions();
     const deleted = prunable(versions.map((v) => v.version), keep, alias);
     if (!options.dryRun) {
       for (const v of deleted) {
-        await this.call('lambda:DeleteFunction', () => withRetry(() => this.clients.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function, Qualifier: v })), this.retry));
+        await this.call('lambda:DeleteFunction', () => withRetry(() => c.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function, Qualifier: v })), this.retry));
       }
       if (deleted.length) await this.updateAlias((alias) => forget(alias, deleted));
     }
@@ -207,100 +222,35 @@ export class AwsProvider implements Provider {
 
   async invoke(request: InvokeRequest): Promise<InvokeResult> {
     const { names } = await this.names();
+    const c = await this.clients();
     const event = request.kind === 'event' ? request.event : functionUrlEvent({ method: request.method, url: request.path, headers: { 'content-type': 'application/json', ...request.headers }, body: Buffer.from(request.body ?? '') });
     const out = await this.call('lambda:Invoke', () =>
-      this.clients.lambda.send(new InvokeCommand({ FunctionName: names.function, Qualifier: request.qualifier ?? names.alias, Payload: Buffer.from(JSON.stringify(event)), LogType: 'Tail' })),
+      c.lambda.send(new InvokeCommand({ FunctionName: names.function, Qualifier: request.qualifier ?? names.alias, Payload: Buffer.from(JSON.stringify(event)), LogType: 'Tail' })),
     );
-    const text = Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8');
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-    const result: InvokeResult = { body, version: out.ExecutedVersion ?? request.qualifier ?? names.alias };
-    if (out.LogResult) result.logTail = Buffer.from(out.LogResult, 'base64').toString('utf8');
-    if (out.FunctionError) {
-      const e = body as { errorType?: string; errorMessage?: string };
-      result.functionError = { type: e?.errorType ?? out.FunctionError, message: e?.errorMessage ?? text.slice(0, 500) };
-      return result;
-    }
-    if (request.kind === 'http') {
-      const http = httpResponseOf(body);
-      result.status = http.status;
-      const raw = http.body.toString('utf8');
-      try {
-        result.body = JSON.parse(raw);
-      } catch {
-        result.body = raw;
-      }
-    } else {
-      const code = (body as { statusCode?: unknown } | null)?.statusCode;
-      if (typeof code === 'number') result.status = code;
-    }
-    return result;
+    const payload = parseBody(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8'));
+    return invokeResultOf(request, payload, {
+      version: out.ExecutedVersion ?? request.qualifier ?? names.alias,
+      ...(out.LogResult ? { logTail: Buffer.from(out.LogResult, 'base64').toString('utf8') } : {}),
+      ...(out.FunctionError ? { functionError: functionErrorOf(payload, out.FunctionError) } : {}),
+    });
   }
 
   async destroy(options: { dryRun: boolean }): Promise<{ removed: string[] }> {
     const { names } = await this.names();
-    const { config } = this.ctx.loaded;
-    const removed: string[] = [];
-    const dry = options.dryRun;
-    const mine = (tags: Record<string, string>) => tags['mlserve:app'] === names.tags['mlserve:app'] && tags['mlserve:stage'] === names.tags['mlserve:stage'];
-    await this.call('destroy', async () => {
-      const fn = await getFunction(this.clients.lambda, names.function);
-      let bucket = config.aws.bucket ?? names.bucket;
-      let ownsBucket = !config.aws.bucket;
-      let ownsRole = !config.aws.role;
-      if (fn) {
-        if (!mine(fn.tags)) {
-          throw new MlserveError('NOT_OWNED', `function ${names.function} exists but is not tagged mlserve:app=${config.name}, mlserve:stage=${this.ctx.loaded.stage}`, { hint: 'mlserve only removes what it created; delete it by hand if it is yours' });
-        }
-        bucket = fn.tags['mlserve:bucket'] ?? bucket;
-        ownsBucket = fn.tags['mlserve:owns-bucket'] !== 'false';
-        ownsRole = fn.tags['mlserve:owns-role'] !== 'false';
-        removed.push(...(await removeTriggers(this.clients, names, config, fn.configuration.FunctionArn!, dry)));
-        if (!dry) await withRetry(() => this.clients.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function })), this.retry);
-        removed.push(`function ${names.function} (all versions, the ${names.alias} alias and its URL)`);
-      }
-      const group = (await this.clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: names.logGroup }))).logGroups?.find((g) => g.logGroupName === names.logGroup);
-      if (group) {
-        if (!dry) await this.clients.logs.send(new DeleteLogGroupCommand({ logGroupName: names.logGroup }));
-        removed.push(`log group ${names.logGroup}`);
-      }
-      if (ownsRole) {
-        const role = await this.clients.iam.send(new GetRoleCommand({ RoleName: names.role })).catch(() => undefined);
-        if (role) {
-          const tags = Object.fromEntries(((await this.clients.iam.send(new ListRoleTagsCommand({ RoleName: names.role }))).Tags ?? []).map((t) => [t.Key!, t.Value!]));
-          if (mine(tags)) {
-            if (!dry) await deleteRole(this.clients.iam, names.role);
-            removed.push(`role ${names.role}`);
-          }
-        }
-      }
-      if (await bucketExists(this.clients.s3, bucket)) {
-        const tags = await bucketTags(this.clients.s3, bucket);
-        if (ownsBucket && mine(tags) && tags['mlserve:created'] === 'true') {
-          if (!dry) await deleteBucket(this.clients.s3, bucket);
-          removed.push(`bucket ${bucket} and its objects`);
-        } else {
-          const n = dry ? 0 : await deleteObjects(this.clients.s3, bucket, `${names.prefix}/`);
-          removed.push(`objects under s3://${bucket}/${names.prefix}/${dry ? '' : ` (${n})`}`);
-        }
-      }
-    });
+    const removed = await this.call('destroy', async () => destroyAll(await this.clients(), names, this.ctx.loaded, { dryRun: options.dryRun, retry: this.retry }));
     return { removed };
   }
 
   /** Log events since `since` (epoch ms), oldest first; `follow` polls until the signal aborts. */
   async logs(since: number, follow: boolean, print: (e: { time: string; stream: string; message: string }) => void): Promise<void> {
     const { names } = await this.names();
+    const c = await this.clients();
     let start = since;
     const seen = new Set<string>();
     for (;;) {
       let token: string | undefined;
       do {
-        const page = await this.call('logs:FilterLogEvents', () => this.clients.logs.send(new FilterLogEventsCommand({ logGroupName: names.logGroup, startTime: start, ...(token ? { nextToken: token } : {}) })));
+        const page = await this.call('logs:FilterLogEvents', () => c.logs.send(new FilterLogEventsCommand({ logGroupName: names.logGroup, startTime: start, ...(token ? { nextToken: token } : {}) })));
         for (const e of page.events ?? []) {
           if (seen.has(e.eventId!)) continue;
           seen.add(e.eventId!);
@@ -315,3 +265,4 @@ export class AwsProvider implements Provider {
     }
   }
 }
+

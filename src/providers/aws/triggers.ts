@@ -21,7 +21,7 @@ async function allow(lambda: LambdaClient, names: AwsNames, id: string, principa
 
 /** S3 notifications, SQS mappings (ReportBatchItemFailures) and schedule rules, all on the alias. */
 export async function ensureTriggers(
-  c: { lambda: LambdaClient; s3: S3Client; events: EventBridgeClient },
+  c: { lambda: LambdaClient; s3: S3Client; events: EventBridgeClient; partition: string },
   names: AwsNames,
   config: Config,
   aliasArn: string,
@@ -29,7 +29,7 @@ export async function ensureTriggers(
 ): Promise<string[]> {
   const done: string[] = [];
   for (const [i, t] of config.triggers.s3.entries()) {
-    await allow(c.lambda, names, `mlserve-s3-${i}`, 's3.amazonaws.com', `arn:aws:s3:::${t.bucket}`, account);
+    await allow(c.lambda, names, `mlserve-s3-${i}`, 's3.amazonaws.com', `arn:${c.partition}:s3:::${t.bucket}`, account);
     const current = await c.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: t.bucket }));
     const id = `${names.rulePrefix}-${i}`;
     const others = (current.LambdaFunctionConfigurations ?? []).filter((n) => n.Id !== id);
@@ -71,7 +71,7 @@ export async function removeTriggers(
 ): Promise<string[]> {
   const removed: string[] = [];
   for (const qualifier of [`${functionArn}:${names.alias}`, functionArn]) {
-    const mappings = (await c.lambda.send(new ListEventSourceMappingsCommand({ FunctionName: qualifier })).catch(() => ({ EventSourceMappings: [] }))).EventSourceMappings ?? [];
+    const mappings = await eventSourceMappings(c.lambda, qualifier);
     for (const m of mappings) {
       if (!dryRun) await c.lambda.send(new DeleteEventSourceMappingCommand({ UUID: m.UUID! }));
       removed.push(`event source mapping ${m.EventSourceArn}`);
@@ -79,7 +79,10 @@ export async function removeTriggers(
   }
   for (const [i, t] of config.triggers.s3.entries()) {
     const id = `${names.rulePrefix}-${i}`;
-    const current = await c.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: t.bucket })).catch(() => undefined);
+    const current = await c.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: t.bucket })).catch((error: { name?: string }) => {
+      if (error.name === 'NoSuchBucket') return undefined; // the watched bucket is gone, and its notifications with it
+      throw error;
+    });
     if (!current?.LambdaFunctionConfigurations?.some((n) => n.Id === id)) continue;
     if (!dryRun) {
       await c.s3.send(new PutBucketNotificationConfigurationCommand({
@@ -99,4 +102,14 @@ export async function removeTriggers(
     removed.push(`schedule rule ${r.Name}`);
   }
   return removed;
+}
+
+/** The mappings of a function or alias; none when it does not exist, any other failure raised. */
+async function eventSourceMappings(lambda: LambdaClient, functionName: string) {
+  try {
+    return (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: functionName }))).EventSourceMappings ?? [];
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') return [];
+    throw error;
+  }
 }

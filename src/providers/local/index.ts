@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PackageResult } from '../../core/actions/package.js';
 import { MlserveError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/fs.js';
+import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
 import { findPython } from '../../core/python.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState } from '../alias.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
-import { functionUrlEvent, httpResponseOf } from '../http-event.js';
-import { LocalRuntime } from './runtime.js';
+import type { PackagedBundle } from '../../packaging/packaged.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, ServeHandle, ServeOptions, VersionInfo } from '../provider.js';
+import { functionUrlEvent } from '../http-event.js';
+import { functionErrorOf, invokeResultOf, parseBody } from '../invoke-result.js';
+import { LocalRuntime, poolSize } from './runtime.js';
 import { failure, lambdaError } from './server.js';
 import { LocalStore } from './store.js';
 
@@ -27,7 +28,24 @@ export class LocalProvider implements Provider {
 
   constructor(private readonly ctx: ProviderContext) {
     const { loaded } = ctx;
-    this.store = new LocalStore(join(loaded.dir, '.mlserve', 'local', loaded.config.name, loaded.stage));
+    const root = join(loaded.dir, '.mlserve', 'local', loaded.config.name, loaded.stage);
+    // `--target aws`: another platform's exact bundle, kept apart from the stage's own versions.
+    this.store = new LocalStore(this.target ? join(root, 'targets', this.target) : root);
+  }
+
+  /** The platform whose bundle this provider runs (--target), when it is not this machine's build. */
+  get target(): string | undefined {
+    const target = this.ctx.flags?.target;
+    return typeof target === 'string' && target !== this.id ? target : undefined;
+  }
+
+  get context(): ProviderContext {
+    return this.ctx;
+  }
+
+  async serve(options: ServeOptions): Promise<ServeHandle> {
+    const { serveStage } = await import('./serve.js');
+    return serveStage(this, options);
   }
 
   get stage(): string {
@@ -38,26 +56,30 @@ export class LocalProvider implements Provider {
     return `http://127.0.0.1:${port}`;
   }
 
-  async deploy(bundle: PackageResult, options: { promote: boolean }): Promise<DeployResult> {
-    if (!bundle.bundle.path || !bundle.bundle.sha256) throw new MlserveError('USAGE', 'deploy needs a written bundle', { hint: 'run without --dry-run' });
-    const python = await findPython(this.ctx.env);
-    const { version, published } = await this.ctx.reporter.step('Storing the version', () =>
-      this.store.publish(bundle.bundle.path!, {
-        bundleSha256: bundle.bundle.sha256!,
-        modelSha256: bundle.modelSha256,
-        python: python.path,
-        description: `bundle ${bundle.bundle.sha256!.slice(0, 12)} model ${bundle.modelSha256.slice(0, 12)}`,
+  async deploy(bundle: PackagedBundle, options: { promote: boolean }): Promise<DeployResult> {
+    // A target bundle runs with the interpreter found for its target; this machine's build with this machine's Python.
+    const python = typeof this.ctx.flags?.python === 'string' ? { path: this.ctx.flags.python } : await findPython(this.ctx.env);
+    const notes: string[] = [];
+    const { version, published, alias } = await this.ctx.reporter.step('Storing the version', () =>
+      this.store.locked(async () => {
+        const stored = await this.store.publish(bundle.path, {
+          bundleSha256: bundle.sha256,
+          modelSha256: bundle.modelSha256,
+          python: python.path,
+          description: `bundle ${bundle.sha256.slice(0, 12)} model ${bundle.modelSha256.slice(0, 12)}`,
+        });
+        const current = await this.store.alias();
+        const v = String(stored.version.version);
+        if (current.version === null || (options.promote && current.version !== v)) await this.store.setAlias(switchTo(current, v));
+        else if (!options.promote && current.version !== v) notes.push(`the ${this.stage} alias still points at version ${current.version}: run \`mlserve promote ${v}\``);
+        return { ...stored, alias: await this.store.alias() };
       }),
     );
-    const alias = await this.store.alias();
-    const notes: string[] = [];
-    const v = String(version.version);
-    if (alias.version === null || (options.promote && alias.version !== v)) {
-      await this.store.setAlias(switchTo(alias, v));
-    } else if (!options.promote) notes.push(`the ${this.stage} alias still points at version ${alias.version}: run \`mlserve promote ${version.version}\``);
     const serve = await this.runningServe();
     notes.push(serve ? `a running \`mlserve serve\` (pid ${serve.pid}) serves it now` : 'start it with `mlserve serve`');
-    return { version: String(version.version), published, alias: toState(this.stage, await this.store.alias()), endpoint: serve?.url ?? this.endpoint(), uploaded: [], notes };
+    const { config } = this.ctx.loaded;
+    const concurrency = `${poolSize(config)} local worker${poolSize(config) > 1 ? 's' : ''} (local.workers, else this machine's cores, at most resources.concurrency)`;
+    return { version: String(version.version), published, alias: toState(this.stage, alias), endpoint: serve?.url ?? this.endpoint(), uploaded: [], concurrency, notes };
   }
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {
@@ -69,25 +91,25 @@ export class LocalProvider implements Provider {
   }
 
   async promote(version: string | undefined, options: { weight?: number; finish?: boolean }): Promise<AliasState> {
-    const alias = await this.store.alias();
     if (!options.finish) await this.existing(version);
-    await this.store.setAlias(promote(alias, this.stage, { ...(version ? { version } : {}), ...options }));
-    return toState(this.stage, await this.store.alias());
+    const alias = await this.store.updateAlias((current) => promote(current, this.stage, { ...(version ? { version } : {}), ...options }));
+    return toState(this.stage, alias);
   }
 
   async prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }> {
     const { versions, alias } = await this.versions();
     const deleted = prunable(versions.map((v) => v.version), keep, alias);
     if (!options.dryRun && deleted.length) {
-      await Promise.all(deleted.map((v) => rm(this.store.versionDir(Number(v)), { recursive: true, force: true })));
-      await this.store.setAlias(forget(await this.store.alias(), deleted));
+      await this.store.locked(async () => {
+        await Promise.all(deleted.map((v) => rm(this.store.versionDir(Number(v)), { recursive: true, force: true })));
+        await this.store.setAlias(forget(await this.store.alias(), deleted));
+      });
     }
     return { deleted, kept: versions.map((v) => v.version).filter((v) => !deleted.includes(v)) };
   }
 
   async rollback(): Promise<AliasState> {
-    await this.store.setAlias(rollback(await this.store.alias(), this.stage));
-    return toState(this.stage, await this.store.alias());
+    return toState(this.stage, await this.store.updateAlias((current) => rollback(current, this.stage)));
   }
 
   async invoke(request: InvokeRequest): Promise<InvokeResult> {
@@ -101,19 +123,15 @@ export class LocalProvider implements Provider {
           ? request.event
           : functionUrlEvent({ method: request.method, url: request.path, headers: { 'content-type': 'application/json', ...request.headers }, body: Buffer.from(request.body ?? '') }, requestId);
       const { outcome, version } = await runtime.invoke(event, request.qualifier, requestId);
-      const base = { version: String(version.version), ...(outcome.kind !== 'throttled' && outcome.logs ? { logTail: outcome.logs } : {}) };
-      if (outcome.kind === 'ok') {
-        if (request.kind === 'event') return { ...base, body: outcome.result, ...directStatus(outcome.result) };
-        const http = httpResponseOf(outcome.result);
-        return { ...base, status: http.status, body: parseBody(http.body.toString('utf8')) };
-      }
+      const meta = { version: String(version.version), ...(outcome.kind !== 'throttled' && outcome.logs ? { logTail: outcome.logs } : {}) };
+      if (outcome.kind === 'ok') return invokeResultOf(request, outcome.result, meta);
       if (request.kind === 'http') {
         const [status, code, message] = failure(outcome);
-        return { ...base, status, body: { error: { code, message } }, functionError: { type: code, message } };
+        return { ...meta, status, body: { error: { code, message } }, functionError: { type: code, message } };
       }
-      if (outcome.kind === 'throttled') return { ...base, body: null, functionError: { type: 'TooManyRequestsException', message: 'throttled' } };
+      if (outcome.kind === 'throttled') return { ...meta, body: null, functionError: { type: 'TooManyRequestsException', message: 'throttled' } };
       const error = lambdaError(outcome, requestId);
-      return { ...base, body: error, functionError: { type: String(error.errorType), message: String(error.errorMessage) } };
+      return invokeResultOf(request, error, { ...meta, functionError: functionErrorOf(error, 'Unhandled') });
     } finally {
       await runtime.close();
     }
@@ -141,17 +159,15 @@ export class LocalProvider implements Provider {
       headers: { 'x-amz-log-type': 'Tail', 'content-type': 'application/json' },
       body: JSON.stringify(request.event),
     });
-    const body = parseBody(await response.text());
+    const payload = parseBody(await response.text());
     const logs = response.headers.get('x-amz-log-result');
-    const result: InvokeResult = { body, version: response.headers.get('x-amz-executed-version') ?? '?', ...directStatus(body) };
-    if (logs) result.logTail = Buffer.from(logs, 'base64').toString('utf8');
-    if (response.headers.get('x-amz-function-error')) {
-      const e = body as { errorType?: string; errorMessage?: string };
-      result.functionError = { type: e.errorType ?? 'Unhandled', message: e.errorMessage ?? '' };
-    } else if (response.status >= 400) {
-      result.functionError = { type: response.headers.get('x-amzn-errortype') ?? `HTTP ${response.status}`, message: (body as { message?: string })?.message ?? '' };
+    const meta = { version: response.headers.get('x-amz-executed-version') ?? '?', ...(logs ? { logTail: Buffer.from(logs, 'base64').toString('utf8') } : {}) };
+    if (response.headers.get('x-amz-function-error')) return invokeResultOf(request, payload, { ...meta, functionError: functionErrorOf(payload, 'Unhandled') });
+    if (response.status >= 400) {
+      const type = response.headers.get('x-amzn-errortype') ?? `HTTP ${response.status}`;
+      return invokeResultOf(request, payload, { ...meta, functionError: { type, message: (payload as { message?: string } | null)?.message ?? '' } });
     }
-    return result;
+    return invokeResultOf(request, payload, meta);
   }
 
   async destroy(options: { dryRun: boolean }): Promise<{ removed: string[] }> {
@@ -201,7 +217,7 @@ export class LocalProvider implements Provider {
   }
 
   async runningServe(): Promise<ServeRecord | undefined> {
-    const text = await readFile(this.serveFile, 'utf8').catch(() => undefined);
+    const text = await readTextIfExists(this.serveFile);
     if (!text) return undefined;
     const record = JSON.parse(text) as ServeRecord;
     try {
@@ -246,18 +262,4 @@ export class LocalProvider implements Provider {
     }
     return n;
   }
-}
-
-function parseBody(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** A direct invocation answering {statusCode: 4xx, error} is a failed request. */
-function directStatus(result: unknown): { status?: number } {
-  const code = (result as { statusCode?: unknown } | null)?.statusCode;
-  return typeof code === 'number' && !('headers' in (result as object)) ? { status: code } : {};
 }

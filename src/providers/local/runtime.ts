@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 import type { Config } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
@@ -27,6 +28,10 @@ export class LocalRuntime {
     private readonly onLog?: (line: string, version: number, pid: number) => void,
     private readonly pinned?: number,
   ) {}
+
+  get poolSize(): number {
+    return poolSize(this.config);
+  }
 
   get functionName(): string {
     return `${this.config.name}-${this.stage}`;
@@ -89,7 +94,7 @@ export class LocalRuntime {
           memoryMb: this.config.resources.memory,
           onLog: (line, pid) => this.onLog?.(line, version.version, pid),
         },
-        this.config.local.workers ?? this.config.resources.concurrency,
+        poolSize(this.config),
       );
       this.pools.set(version.version, pool);
     }
@@ -109,4 +114,13 @@ export class LocalRuntime {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
+}
+
+/**
+ * Workers per version: local.workers, else one per core of this machine (a Python worker is
+ * single-threaded for predict, so more workers than cores only adds memory and cold starts), never
+ * more than resources.concurrency when that is set.
+ */
+export function poolSize(config: Config): number {
+  return config.local.workers ?? Math.min(availableParallelism(), config.resources.concurrency ?? Infinity);
 }

@@ -28,7 +28,7 @@ export async function startServer(
     // A client that goes away mid-request resets the socket: nothing to answer, nothing to crash.
     req.on('error', () => undefined);
     res.on('error', () => undefined);
-    handle(req, res).catch((error: unknown) => {
+    handle(runtime, options, req, res).catch((error: unknown) => {
       const message = error instanceof MlserveError ? error.message : 'internal error in the local server';
       const status = error instanceof MlserveError && error.code === 'NOT_DEPLOYED' ? 404 : 500;
       if (!res.headersSent) send(res, status, { error: { code: error instanceof MlserveError ? error.code : 'SERVER_ERROR', message } });
@@ -39,76 +39,6 @@ export async function startServer(
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = Date.now();
-    const body = await readBody(req);
-    const path = (req.url ?? '/').split('?')[0]!;
-    const invoke = req.method === 'POST' ? INVOKE_PATH.exec(path) : null;
-    if (body === undefined) {
-      if (invoke) sendAws(res, 413, 'RequestTooLargeException', `request payload exceeds ${MAX_PAYLOAD} bytes (Lambda's synchronous limit)`);
-      else send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `request body exceeds ${MAX_PAYLOAD} bytes (6 MB, Lambda's synchronous payload limit)` } });
-    } else if (invoke) await invokeApi(req, res, decodeURIComponent(invoke[1]!), body);
-    else await functionUrl(req, res, body);
-    options.onAccess?.(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`);
-  }
-
-  async function functionUrl(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
-    const requestId = randomUUID();
-    const event = functionUrlEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, sourceIp: req.socket.remoteAddress ?? '127.0.0.1' }, requestId);
-    const { outcome, version } = await runtime.invoke(event, undefined, requestId);
-    const headers = { 'x-mlserve-version': String(version.version), 'x-amzn-requestid': requestId };
-    if (outcome.kind === 'ok') {
-      const http = httpResponseOf(outcome.result);
-      res.writeHead(http.status, { ...http.headers, ...headers });
-      res.end(http.body);
-      return;
-    }
-    const [status, code, message] = failure(outcome);
-    send(res, status, { error: { code, message, request_id: requestId } }, headers);
-  }
-
-  async function invokeApi(req: IncomingMessage, res: ServerResponse, fn: string, body: Buffer): Promise<void> {
-    const [name, qualifierInName] = fn.replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '').split(':');
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const qualifier = qualifierInName ?? url.searchParams.get('Qualifier') ?? undefined;
-    if (name !== options.appName && name !== runtime.functionName) {
-      return sendAws(res, 404, 'ResourceNotFoundException', `Function not found: ${fn} (this server runs ${runtime.functionName})`);
-    }
-    let event: unknown;
-    try {
-      event = body.length ? JSON.parse(body.toString('utf8')) : {};
-    } catch {
-      return sendAws(res, 400, 'InvalidRequestContentException', 'Could not parse request body into json');
-    }
-    const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
-    const version = await runtime.resolve(qualifier);
-    if (type === 'DryRun') {
-      res.writeHead(204, { 'x-amz-executed-version': String(version.version) });
-      return void res.end();
-    }
-    if (type === 'Event') {
-      void runtime.invoke(event, String(version.version));
-      res.writeHead(202, { 'x-amz-executed-version': String(version.version) });
-      return void res.end();
-    }
-    const requestId = randomUUID();
-    const { outcome } = await runtime.invoke(event, String(version.version), requestId);
-    if (outcome.kind === 'throttled') return sendAws(res, 429, 'TooManyRequestsException', 'Rate Exceeded.');
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amz-executed-version': String(version.version), 'x-amzn-requestid': requestId };
-    if (String(req.headers['x-amz-log-type'] ?? '').toLowerCase() === 'tail') {
-      const logs = Buffer.from(outcome.logs);
-      headers['x-amz-log-result'] = logs.subarray(Math.max(0, logs.length - 4096)).toString('base64');
-    }
-    if (outcome.kind === 'ok') {
-      res.writeHead(200, headers);
-      return void res.end(JSON.stringify(outcome.result ?? null));
-    }
-    headers['x-amz-function-error'] = 'Unhandled';
-    res.writeHead(200, headers);
-    res.end(JSON.stringify(lambdaError(outcome, requestId)));
-  }
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(e.code === 'EADDRINUSE' ? new MlserveError('USAGE', `port ${options.port} on ${options.host} is in use`, { hint: 'pass --port <n> (or set local.port), or stop what is using it' }) : e),
@@ -124,6 +54,74 @@ export async function startServer(
       await closed;
     },
   };
+}
+
+interface ServerOptions {
+  appName: string;
+  onAccess?: (line: string) => void;
+}
+
+async function handle(runtime: LocalRuntime, options: ServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = Date.now();
+  const body = await readBody(req);
+  const path = (req.url ?? '/').split('?')[0]!;
+  const invoke = req.method === 'POST' ? INVOKE_PATH.exec(path) : null;
+  if (body === undefined) {
+    if (invoke) sendAws(res, 413, 'RequestTooLargeException', `request payload exceeds ${MAX_PAYLOAD} bytes (Lambda's synchronous limit)`);
+    else send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `request body exceeds ${MAX_PAYLOAD} bytes (6 MB, Lambda's synchronous payload limit)` } });
+  } else if (invoke) await invokeApi(runtime, options, req, res, decodeURIComponent(invoke[1]!), body);
+  else await functionUrl(runtime, req, res, body);
+  options.onAccess?.(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`);
+}
+
+/** Any other request: a Function URL event for the alias's version, its answer as the HTTP response. */
+async function functionUrl(runtime: LocalRuntime, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  const requestId = randomUUID();
+  const event = functionUrlEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, sourceIp: req.socket.remoteAddress ?? '127.0.0.1' }, requestId);
+  const { outcome, version } = await runtime.invoke(event, undefined, requestId);
+  const headers = { 'x-mlserve-version': String(version.version), 'x-amzn-requestid': requestId };
+  if (outcome.kind === 'ok') {
+    const http = httpResponseOf(outcome.result);
+    res.writeHead(http.status, { ...http.headers, ...headers });
+    res.end(http.body);
+    return;
+  }
+  const [status, code, message] = failure(outcome);
+  send(res, status, { error: { code, message, request_id: requestId } }, headers);
+}
+
+/** POST /2015-03-31/functions/<name>/invocations: Lambda's Invoke API, as the Runtime Interface Emulator serves it. */
+async function invokeApi(runtime: LocalRuntime, options: ServerOptions, req: IncomingMessage, res: ServerResponse, fn: string, body: Buffer): Promise<void> {
+  const [name, qualifierInName] = fn.replace(/^arn:aws[a-z-]*:lambda:[^:]+:\d+:function:/, '').split(':');
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const qualifier = qualifierInName ?? url.searchParams.get('Qualifier') ?? undefined;
+  if (name !== options.appName && name !== runtime.functionName) {
+    return sendAws(res, 404, 'ResourceNotFoundException', `Function not found: ${fn} (this server runs ${runtime.functionName})`);
+  }
+  let event: unknown;
+  try {
+    event = body.length ? JSON.parse(body.toString('utf8')) : {};
+  } catch {
+    return sendAws(res, 400, 'InvalidRequestContentException', 'Could not parse request body into json');
+  }
+  const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+  const version = await runtime.resolve(qualifier);
+  if (type === 'DryRun' || type === 'Event') {
+    if (type === 'Event') void runtime.invoke(event, String(version.version));
+    res.writeHead(type === 'Event' ? 202 : 204, { 'x-amz-executed-version': String(version.version) });
+    return void res.end();
+  }
+  const requestId = randomUUID();
+  const { outcome } = await runtime.invoke(event, String(version.version), requestId);
+  if (outcome.kind === 'throttled') return sendAws(res, 429, 'TooManyRequestsException', 'Rate Exceeded.');
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amz-executed-version': String(version.version), 'x-amzn-requestid': requestId };
+  if (String(req.headers['x-amz-log-type'] ?? '').toLowerCase() === 'tail') {
+    const logs = Buffer.from(outcome.logs);
+    headers['x-amz-log-result'] = logs.subarray(Math.max(0, logs.length - 4096)).toString('base64');
+  }
+  if (outcome.kind !== 'ok') headers['x-amz-function-error'] = 'Unhandled';
+  res.writeHead(200, headers);
+  res.end(JSON.stringify(outcome.kind === 'ok' ? (outcome.result ?? null) : lambdaError(outcome, requestId)));
 }
 
 function timeoutSeconds(outcome: Extract<Outcome, { kind: 'timeout' }>): string {

@@ -1,0 +1,49 @@
+import type { Config } from '../../core/config/schema.js';
+import { MB, type LimitSpec } from '../../packaging/limits.js';
+import { imageTarget, type RuntimeImage } from '../../packaging/target.js';
+import type { Platform } from '../platform.js';
+
+const QUOTAS = 'https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html';
+
+/** Lambda's limits, each with its source (../shared/fixtures/limits.md collects them). */
+export const AWS_LIMITS: LimitSpec[] = [
+  { id: 'zipped', name: 'zipped, direct upload', bytes: 50 * MB, effect: 'route', source: `${QUOTAS} (50 MB zipped, for direct upload; larger code goes through S3)` },
+  { id: 'unzipped', name: 'unzipped, incl. layers', bytes: 262_144_000, effect: 'error', source: `${QUOTAS} (250 MB unzipped, including layers)` },
+  {
+    id: 'tmp',
+    name: '/tmp (ephemeral storage)',
+    bytes: 10_240 * MB,
+    effect: 'error',
+    source: 'https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-function-ephemeralstorage.html (512–10,240 MB)',
+  },
+  { id: 'image', name: 'container image', bytes: 10 * 1024 * MB, effect: 'warn', source: `${QUOTAS} (10 GB container image code package)` },
+];
+
+/** python3.9–3.11 run on Amazon Linux 2 (glibc 2.26), python3.12+ on Amazon Linux 2023 (glibc 2.34). */
+export const LAMBDA_RUNTIMES: RuntimeImage[] = ['3.9', '3.10', '3.11', '3.12', '3.13'].map((python) =>
+  Number(python.split('.')[1]) >= 12 ? { python, os: 'Amazon Linux 2023', glibc: [2, 34] } : { python, os: 'Amazon Linux 2', glibc: [2, 26] },
+);
+
+export const awsPlatform: Platform = {
+  id: 'aws',
+  title: 'AWS Lambda',
+  target: (config: Config) => imageTarget('aws', 'aws', config, LAMBDA_RUNTIMES, { entryFiles: ['mlserve_handler.py'], provided: ['boto3', 'botocore', 's3transfer'] }),
+  limits: AWS_LIMITS,
+  // https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html: 6 MB request and response (synchronous).
+  maxPayloadBytes: 6 * MB,
+  artifactStore: { kind: 's3', name: 'Amazon S3' },
+  packageTypes: ['zip'],
+  uploadRoute: (zipped) =>
+    zipped !== null && zipped > AWS_LIMITS[0]!.bytes
+      ? { id: 'object-storage', description: 'through S3 (over 50 MB zipped)' }
+      : { id: 'direct', description: zipped === null ? 'decided when the zip is written' : 'direct (≤ 50 MB zipped)' },
+  flags: [
+    { flags: '--region <region>', description: 'AWS region (over AWS_REGION, aws.region and the profile’s region)' },
+    { flags: '--profile <name>', description: 'AWS profile from ~/.aws/config (over AWS_PROFILE and aws.profile)' },
+  ],
+  init: {
+    fields: [{ name: 'region', message: 'AWS region', default: (env) => env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' }],
+    configSection: (values) => (values.region ? ['aws:', `  region: ${values.region}`] : []),
+  },
+  doctor: async (ctx) => (await import('./doctor.js')).awsChecks(ctx),
+};

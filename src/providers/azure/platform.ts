@@ -1,0 +1,35 @@
+import type { Config } from '../../core/config/schema.js';
+import { MB, type LimitSpec } from '../../packaging/limits.js';
+import { imageTarget, type RuntimeImage } from '../../packaging/target.js';
+import type { Platform } from '../platform.js';
+
+/** Azure Functions' limits, each with its source (../shared/fixtures/limits.md collects them). */
+export const AZURE_LIMITS: LimitSpec[] = [
+  {
+    id: 'unzipped',
+    name: 'app content (Consumption)',
+    bytes: 1024 * MB,
+    effect: 'warn',
+    source: 'https://learn.microsoft.com/en-us/azure/azure-functions/functions-scale#service-limits (Consumption app content storage; 1 GB in the 2019 table, 5 GB in 2023: no official package limit)',
+  },
+];
+
+/** Azure Functions Linux images: Debian 11 (glibc 2.31) up to Python 3.11, Debian 12 (2.36) after. */
+export const AZURE_RUNTIMES: RuntimeImage[] = ['3.9', '3.10', '3.11', '3.12', '3.13'].map((python) =>
+  Number(python.split('.')[1]) >= 12 ? { python, os: 'Debian 12', glibc: [2, 36] } : { python, os: 'Debian 11', glibc: [2, 31] },
+);
+
+export const azurePlatform: Platform = {
+  id: 'azure',
+  title: 'Azure Functions',
+  target: (config: Config) => imageTarget('azure', 'azure', config, AZURE_RUNTIMES, { entryFiles: ['function_app.py', 'host.json'], provided: [] }),
+  limits: AZURE_LIMITS,
+  // https://learn.microsoft.com/en-us/azure/azure-functions/functions-bindings-http-webhook-trigger#limits
+  maxPayloadBytes: 100 * MB,
+  artifactStore: { kind: 'azure-blob', name: 'Azure Blob Storage' },
+  packageTypes: ['zip'],
+  uploadRoute: () => ({ id: 'object-storage', description: 'a blob container (Flex Consumption deploys from one)' }),
+  flags: [],
+  init: { fields: [], configSection: () => [] },
+  doctor: async (ctx) => (await import('./doctor.js')).azureChecks(ctx),
+};

@@ -1,0 +1,44 @@
+import { MlserveError } from '../../core/errors.js';
+import type { ServeHandle, ServeOptions } from '../provider.js';
+import type { LocalProvider } from './index.js';
+import { LocalRuntime } from './runtime.js';
+import { startServer } from './server.js';
+
+/**
+ * Serve the stage (or a pinned version) on 127.0.0.1: warm workers running the bundle's own handler
+ * behind the HTTP server, registered so `invoke` finds it. Every worker log line goes to the stage's
+ * log file and to `onLog`.
+ */
+export async function serveStage(provider: LocalProvider, o: ServeOptions): Promise<ServeHandle> {
+  const { loaded } = provider.context;
+  const running = await provider.runningServe();
+  if (running) throw new MlserveError('USAGE', `stage ${loaded.stage} is already served by pid ${running.pid} at ${running.url}`, { hint: 'use that one, or stop it first' });
+  const runtime = new LocalRuntime(provider.store, loaded.config, loaded.stage, provider.context.env, (line, version, pid) => {
+    provider.appendLog(line, version, pid);
+    o.onLog?.(line, `v${version} ${pid}`);
+  }, o.version);
+  try {
+    const version = await runtime.resolve();
+    const warm = await provider.context.reporter.step(`Starting ${runtime.poolSize} worker${runtime.poolSize > 1 ? 's' : ''} for version ${version.version}`, () => runtime.pool(version).prewarm());
+    if (!warm.ok) {
+      throw new MlserveError('FUNCTION_ERROR', `version ${version.version} failed to start: ${warm.error.errorType}: ${warm.error.errorMessage}`, { hint: 'fix the model or handler, deploy again; `mlserve logs` has the traceback' });
+    }
+    const server = await startServer(runtime, { host: '127.0.0.1', port: o.port, appName: loaded.config.name, ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
+    const unregister = await provider.registerServe({ pid: process.pid, url: server.url, started: new Date().toISOString() });
+    return {
+      url: server.url,
+      version: String(version.version),
+      initMs: warm.initMs,
+      stop: async () => {
+        await server.close();
+        await unregister();
+        await runtime.close();
+        await provider.closeLog();
+      },
+    };
+  } catch (error) {
+    await runtime.close();
+    await provider.closeLog();
+    throw error;
+  }
+}

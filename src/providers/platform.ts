@@ -1,0 +1,62 @@
+import type { Check } from '../core/checks.js';
+import type { Config, ProviderId } from '../core/config/schema.js';
+import type { LimitSpec } from '../packaging/limits.js';
+import type { UploadRouteId } from '../packaging/packaged.js';
+import type { Target } from '../packaging/target.js';
+
+/** A command-line flag a provider adds to every lifecycle command (e.g. AWS's --region). */
+export interface ProviderFlag {
+  flags: string;
+  description: string;
+}
+
+/** One value `init` asks for on behalf of a provider (flag first, then a prompt, else the default). */
+export interface InitField {
+  /** The init flag's option name, e.g. `region` for --region. */
+  name: string;
+  message: string;
+  default(env: Record<string, string | undefined>): string;
+}
+
+/** What doctor's provider checks get: the environment and, when one was found, the config. */
+export interface DoctorContext {
+  env: Record<string, string | undefined>;
+  config?: Config;
+  /** The host Python mlserve uses (undefined when none was found). */
+  hostPython?: string;
+}
+
+/** How packaged code reaches the platform: in the deploy call, through object storage, or not at all (local). */
+export interface UploadRoute {
+  id: UploadRouteId;
+  description: string;
+}
+
+/**
+ * What a platform *is*, as one value: the target the bundle is built for (OS, glibc, wheel tags,
+ * entry files, packages the runtime provides), every limit with its source, the artifact store and
+ * its key scheme, the package types it takes, its doctor checks and CLI flags. Packaging and the CLI
+ * read this value and never branch on a provider id. No SDK is imported by a platform description:
+ * it loads with `--help`.
+ */
+export interface Platform {
+  id: ProviderId;
+  title: string;
+  /** The bundle's target for this config (`hostPython`: the local interpreter's major.minor). */
+  target(config: Config, hostPython: string): Target;
+  /** Every limit, with `effect` (`error` fails the package, `route` changes the upload, `warn` warns). */
+  limits: LimitSpec[];
+  /** Largest synchronous request or response body, in bytes. */
+  maxPayloadBytes: number;
+  artifactStore: { kind: 's3' | 'azure-blob' | 'local'; name: string };
+  packageTypes: readonly ('zip' | 'image')[];
+  uploadRoute(zippedBytes: number | null): UploadRoute;
+  flags: ProviderFlag[];
+  init: { fields: InitField[]; configSection(values: Record<string, string>): string[] };
+  doctor(ctx: DoctorContext): Promise<Check[]>;
+}
+
+/** Content-addressed key of an offloaded artifact, the same on every object store. */
+export function artifactKey(app: string, stage: string, sha256: string): string {
+  return `${app}/${stage}/artifacts/${sha256}`;
+}
