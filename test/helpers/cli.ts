@@ -12,7 +12,7 @@ export interface CliRun {
 /** Run `mlserve argv` in-process, with no TTY unless asked, and capture both streams. */
 export async function runCli(
   argv: string[],
-  options: { cwd: string; env?: Record<string, string | undefined>; tty?: boolean; signal?: AbortSignal; onStdout?: (text: string) => void } = { cwd: process.cwd() },
+  options: { cwd: string; env?: Record<string, string | undefined>; tty?: boolean; stderrTty?: boolean; signal?: AbortSignal; onStdout?: (text: string) => void } = { cwd: process.cwd() },
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
@@ -29,7 +29,7 @@ export async function runCli(
       },
       isTTY: options.tty === true,
     },
-    stderr: { write: (s: string) => (stderr += s), isTTY: false },
+    stderr: { write: (s: string) => (stderr += s), isTTY: options.stderrTty === true },
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return {

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { targetFor } from '../../src/packaging/target.js';
+import { awsPlatform } from '../../src/providers/aws/platform.js';
 import { vendorDependencies } from '../../src/packaging/vendor.js';
 import { configSchema } from '../../src/core/config/schema.js';
 import { tempDir, testPython } from '../helpers/python.js';
@@ -10,8 +10,8 @@ describe('the dependency cache', () => {
   it('parallel installs of the same set both succeed and leave one finished entry', async () => {
     const cacheRoot = tempDir('deps-cache-');
     const config = configSchema.parse({ name: 'iris', model: { framework: 'custom' } });
-    const target = targetFor('aws', config);
-    const options = { python: testPython(), requirements: 'threadpoolctl==3.7.0\n', listed: new Set(['threadpoolctl']), target, cacheRoot, env: { ...process.env, PIP_RETRIES: '0' } };
+    const target = awsPlatform.target(config, '3.11');
+    const options = { python: testPython(), cwd: cacheRoot, requirements: { text: 'threadpoolctl==3.7.0\n', keyText: 'threadpoolctl==3.7.0\n' }, listed: new Set(['threadpoolctl']), target, cacheRoot, env: { ...process.env, PIP_RETRIES: '0' } };
     const [a, b] = await Promise.all([vendorDependencies(options), vendorDependencies(options)]);
     expect(a.dir).toBe(b.dir);
     expect(readdirSync(join(cacheRoot, 'deps'))).toEqual([a.dir.split('/').pop()]);
@@ -22,7 +22,7 @@ describe('the dependency cache', () => {
   it('replaces a cache entry that was never finished', async () => {
     const cacheRoot = tempDir('deps-cache-');
     const config = configSchema.parse({ name: 'iris', model: { framework: 'custom' } });
-    const options = { python: testPython(), requirements: 'threadpoolctl==3.7.0\n', listed: new Set<string>(), target: targetFor('aws', config), cacheRoot, env: { ...process.env, PIP_RETRIES: '0' } };
+    const options = { python: testPython(), cwd: cacheRoot, requirements: { text: 'threadpoolctl==3.7.0\n', keyText: 'threadpoolctl==3.7.0\n' }, listed: new Set<string>(), target: awsPlatform.target(config, '3.11'), cacheRoot, env: { ...process.env, PIP_RETRIES: '0' } };
     const first = await vendorDependencies(options);
     // Simulate a half-written entry: no marker.
     const { rmSync } = await import('node:fs');

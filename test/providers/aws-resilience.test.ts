@@ -4,7 +4,7 @@ import { GetAliasCommand, GetFunctionUrlConfigCommand, LambdaClient, ListFunctio
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageBundle } from '../../src/core/actions/package.js';
+import { packageModel } from '../../src/core/actions/package.js';
 import { loadConfig } from '../../src/core/config/load.js';
 import { RecordingReporter } from '../../src/core/reporter.js';
 import { AwsProvider, DEPLOY_STEPS } from '../../src/providers/aws/index.js';
@@ -73,7 +73,7 @@ describe('aws deploy resilience', () => {
     writeFileSync(join(model.dir, 'predict.py'), 'def load(model_dir):\n    return 3\n\n\ndef predict(model, inputs):\n    return [model * sum(r) for r in inputs]\n');
     const loaded = await loadConfig({ cwd: model.dir, env });
     const reporter = new RecordingReporter();
-    const bundle = await packageBundle({ loaded, provider: 'aws', env, reporter });
+    const { bundle } = await packageModel({ loaded, provider: 'aws', env, reporter });
     const injected: Record<string, number> = {};
     const provider = new AwsProvider({ loaded, env, reporter }, {
       retry: { baseMs: 10 },
@@ -92,7 +92,7 @@ describe('aws deploy resilience', () => {
         );
       },
     });
-    const result = await provider.deploy(bundle, { promote: true });
+    const result = await provider.deploy(bundle!, { promote: true });
     expect(result).toMatchObject({ version: '2', published: true, alias: { version: '2' } });
     expect(injected).toEqual({ UpdateFunctionCodeCommand: 2, PublishVersionCommand: 2, UpdateAliasCommand: 2 });
     expect(reporter.messages('debug').filter((m) => /retrying in \d+ ms/.test(m))).toHaveLength(6);

@@ -110,7 +110,7 @@ describe('doctor and logs on aws (moto_server)', () => {
     expect(run.code, run.stdout).toBe(0);
     const checks = run.json<{ checks: { name: string; status: string; detail: string }[] }>().checks;
     expect(checks.find((c) => c.name === 'aws identity')).toMatchObject({ status: 'ok', detail: 'account 123456789012, arn:aws:sts::123456789012:user/moto' });
-    expect(checks.find((c) => c.name === 'aws region')).toMatchObject({ status: 'ok', detail: 'us-east-1' });
+    expect(checks.find((c) => c.name === 'aws region')).toMatchObject({ status: 'ok', detail: 'us-east-1 (from AWS_REGION)' });
     expect(run.stdout).not.toContain('testing');
   });
 

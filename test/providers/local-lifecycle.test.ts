@@ -68,11 +68,14 @@ describe('local provider lifecycle through the CLI', () => {
   it('a deploy interrupted after extracting converges when run again', async () => {
     const model = await project('custom');
     const env = packagingEnv();
-    // Simulate a crash mid-publish: a half-extracted temp directory in the store.
-    execFileSync('mkdir', ['-p', join(model.dir, '.mlserve/local/iris/dev/versions/next.tmp-dead')]);
+    // Simulate a crash mid-publish: a half-extracted temp directory of a process that is gone, and
+    // one of a process that is still running (another deploy's, which must be left alone).
+    const versions = join(model.dir, '.mlserve/local/iris/dev/versions');
+    execFileSync('mkdir', ['-p', join(versions, 'next.tmp-2147483646-dead'), join(versions, `next.tmp-${process.pid}-live`)]);
     const run = await runCli(['deploy', '--json'], { cwd: model.dir, env });
     expect(run.json()).toMatchObject({ version: '1', published: true });
-    expect(existsSync(join(model.dir, '.mlserve/local/iris/dev/versions/next.tmp-dead'))).toBe(false);
+    expect(existsSync(join(versions, 'next.tmp-2147483646-dead'))).toBe(false);
+    expect(existsSync(join(versions, `next.tmp-${process.pid}-live`))).toBe(true);
   });
 });
 
@@ -130,7 +133,7 @@ describe('mlserve invoke as a CI gate', () => {
     expect(wrong.stderr).toContain(`received: {"predictions":${JSON.stringify(model.predictions)}}`);
     const bad = await cli(['--data', '{"instances": [[1, 2]]}']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('HTTP 400 BAD_SHAPE: expected 4 features per row, received 2');
+    expect(bad.stderr).toContain('HTTP 400 INVALID_INPUT: instances[0]: has 2 features; the model takes 4');
     expect((await cli(['--data', '{"instances": [[1, 2]]}', '--expect-status', '400'])).code).toBe(0);
     const status = await cli(['--path', '/v2/health/ready', '--expect-status', '204', '--json']);
     expect(status.code).toBe(1);
