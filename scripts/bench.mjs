@@ -66,7 +66,8 @@ async function benchZip() {
   const mb = files.reduce((n, f) => n + f.size, 0) / 1024 / 1024;
   const baseline = time(() => execFileSync('zip', ['-r', '-q', join(dir, 'baseline.zip'), '.'], { cwd: data }));
   let ours = 0;
-  ours = await timeAsync(() => writeZip(entries, join(dir, 'ours.zip')));
+  // A cold deflate cache: every entry compressed (the rebuild case is in the package section).
+  ours = await timeAsync(() => writeZip(entries, join(dir, 'ours.zip'), { cacheDir: join(dir, 'deflate-cache') }));
   const size = (p) => Number(execFileSync('stat', ['-c', '%s', p], { encoding: 'utf8' }));
   rows.push([`zip -r -q, ${mb.toFixed(0)} MB (300 MB random + 100 MB numpy)`, `${baseline.toFixed(2)} s (${(mb / baseline).toFixed(0)} MB/s, ${(size(join(dir, 'baseline.zip')) / 2 ** 20).toFixed(0)} MB)`, 'baseline']);
   rows.push([`mlserve deterministic zip, same files`, `${ours.toFixed(2)} s (${(mb / ours).toFixed(0)} MB/s, ${(size(join(dir, 'ours.zip')) / 2 ** 20).toFixed(0)} MB)`, `${(baseline / ours).toFixed(2)}x zip's speed`]);

@@ -1,11 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { deflateRawSync } from 'node:zlib';
-import archiver from 'archiver';
+import { Digests, type Digest } from './digests.js';
+import { writeDeterministicZip, type ZipInput } from './zip-writer.js';
 
 /** One entry of the zip: its name in the archive and where its bytes come from. */
 export interface BundleEntry {
@@ -16,9 +15,6 @@ export interface BundleEntry {
   mode: number;
 }
 
-/** The same inputs give the same bytes: one fixed timestamp (local 1980-01-01, the DOS epoch, so
- * every time zone writes the same DOS date), sorted entries, normalized modes. */
-const FIXED_DATE = new Date(1980, 0, 1, 0, 0, 0);
 const STORED_EXTENSIONS = /\.(zip|gz|tgz|bz2|xz|zst|lz4|7z|whl|jar|jpe?g|png|gif|webp|mp3|mp4|npz|pt|pth|keras|h5)$/i;
 const PROBE_BYTES = 64 * 1024;
 
@@ -41,44 +37,19 @@ export async function shouldStore(entry: BundleEntry): Promise<boolean> {
 }
 
 /**
- * Write a deterministic zip to `out` atomically (temp file + rename) and return its SHA-256 and size.
- * Entries must already be sorted by name.
+ * Write a deterministic zip to `out` atomically (temp file + rename) and return its SHA-256, size and
+ * each entry's digest. Entries must already be sorted by name. Known compressed formats and files
+ * whose first 64 KB barely deflate are stored; the rest are deflated in parallel, through a cache of
+ * deflate streams keyed by content (see zip-writer.ts).
  */
-export async function writeZip(entries: BundleEntry[], out: string): Promise<{ sha256: string; bytes: number }> {
-  await mkdir(dirname(out), { recursive: true });
-  const tmp = `${out}.${randomBytes(4).toString('hex')}.tmp`;
-  const zip = archiver('zip', { zlib: { level: 6 }, forceLocalTime: true });
-  const hash = createHash('sha256');
-  let bytes = 0;
-  zip.on('data', (chunk: Buffer) => {
-    hash.update(chunk);
-    bytes += chunk.length;
-  });
-  const written = pipeline(zip, createWriteStream(tmp));
-  let failure: Error | undefined;
-  zip.on('error', (e: Error) => (failure = e));
-  try {
-    // One entry at a time: archiver reorders entries whose stat()s finish out of order, and a
-    // stream per file up front would hold thousands of descriptors.
-    for (const entry of entries) {
-      const store = await shouldStore(entry);
-      const mode = entry.mode & 0o111 ? 0o755 : 0o644;
-      const data = { name: entry.name, date: FIXED_DATE, mode, store };
-      const done = once(zip, 'entry');
-      zip.append('data' in entry.source ? entry.source.data : createReadStream(entry.source.path), data);
-      await done;
-      if (failure) throw failure;
-    }
-    await zip.finalize();
-    await written;
-    await rename(tmp, out);
-  } catch (error) {
-    zip.abort();
-    await written.catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  return { sha256: hash.digest('hex'), bytes };
+export async function writeZip(
+  entries: BundleEntry[],
+  out: string,
+  o: { cacheDir: string; digests?: Digests },
+): Promise<{ sha256: string; bytes: number; entries: Map<string, Digest> }> {
+  const inputs: ZipInput[] = [];
+  for (const e of entries) inputs.push({ name: e.name, source: e.source, mode: e.mode, store: await shouldStore(e) });
+  return writeDeterministicZip(inputs, out, { cacheDir: o.cacheDir, digests: o.digests ?? (await Digests.open()) });
 }
 
 /** SHA-256 of a file, streamed. */

@@ -147,3 +147,27 @@ describe('without an interpreter of the target’s Python', () => {
     expect((await zipEntryNames(doc.bundle.path)).some((n) => n.endsWith('.pyc'))).toBe(false);
   });
 });
+
+describe('the zip writer', () => {
+  it('a rebuild after a model change deflates only what changed and gives the same zip as a cold build', async () => {
+    const model = await project('sklearn-classifier', ['--provider', 'aws']);
+    const cache = tempDir('zip-cache-');
+    const env = packagingEnv({ MLSERVE_CACHE_DIR: cache });
+    expect((await pkg(model.dir, [], env)).code).toBe(0);
+    const { readdirSync } = await import('node:fs');
+    const cached = () => readdirSync(join(cache, 'zip', 'deflate-6')).flatMap((d) => readdirSync(join(cache, 'zip', 'deflate-6', d))).length;
+    const before = cached();
+    execFileSync(testPython(), ['-c', `import joblib; from sklearn.linear_model import LogisticRegression; from sklearn.datasets import load_iris; X, y = load_iris(return_X_y=True); joblib.dump(LogisticRegression(max_iter=300, C=0.02).fit(X, y), ${JSON.stringify(join(model.dir, 'model.joblib'))})`]);
+    const warm = await pkg(model.dir, [], env);
+    expect(warm.code, warm.stderr).toBe(0);
+    // The model and mlserve.json (which pins the model's hash) are new; every dependency came from the cache.
+    expect(cached() - before).toBeLessThanOrEqual(2);
+    const warmSha = warm.json<{ bundle: { sha256: string } }>().bundle.sha256;
+    const coldCache = tempDir('zip-cache-');
+    execFileSync('cp', ['-r', join(cache, 'deps'), join(coldCache, 'deps')]); // same dependencies, no deflate cache
+    execFileSync('rm', ['-rf', join(model.dir, '.mlserve')]);
+    const cold = await pkg(model.dir, [], packagingEnv({ MLSERVE_CACHE_DIR: coldCache }));
+    expect(cold.json<{ bundle: { sha256: string } }>().bundle.sha256).toBe(warmSha);
+    expect(execFileSync('unzip', ['-tq', cold.json<{ bundle: { path: string } }>().bundle.path], { encoding: 'utf8' })).toContain('No errors');
+  });
+});

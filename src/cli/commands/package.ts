@@ -26,7 +26,7 @@ export const packageCommand: CommandSpec = {
   ],
   async run(ctx, _args, raw) {
     const loaded = await loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...configLoadOptions(ctx.options) });
-    // Loaded on use: packaging pulls in archiver and execa, which --help and --version never need.
+    // Loaded on use: packaging pulls in execa and the zip code, which --help and --version never need.
     const [{ packageModel }, { assertWithinLimits, checkBundle }] = await Promise.all([import('../../core/actions/package.js'), import('../../core/actions/deploy.js')]);
     const common = { loaded, env: ctx.io.env, reporter: ctx.reporter, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) };
     const { report, bundle } = await packageModel({ ...common, ...(raw.provider ? { provider: raw.provider as ProviderId } : {}), dryRun: raw.dryRun === true });

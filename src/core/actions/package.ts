@@ -8,7 +8,8 @@ import { readTextIfExists, writeFileAtomic } from '../fs.js';
 import { findPython } from '../python.js';
 import type { Reporter } from '../reporter.js';
 import { userCacheDir } from '../cache-dir.js';
-import { sha256File, writeZip, type BundleEntry } from '../../packaging/bundle.js';
+import { writeZip, type BundleEntry } from '../../packaging/bundle.js';
+import { Digests, type Digest } from '../../packaging/digests.js';
 import { inspectPickleFile, PickleFormatError } from '../../packaging/detect/pickle.js';
 import { findArchMismatches } from '../../packaging/elf.js';
 import { checkLimits, limitOf, MB, type LimitCheck } from '../../packaging/limits.js';
@@ -90,7 +91,9 @@ export async function packageModel(o: PackageOptions): Promise<PackageOutcome> {
   if (deps.removedProvided.length) o.reporter.debug(`left out ${deps.removedProvided.join(', ')}: the ${platform.title} runtime provides them`);
   const depFiles = (await walkFiles(deps.dir)).filter((f) => f.rel !== '.mlserve-vendor.json');
   await assertArchitecture([...depFiles, ...scan.files], target);
-  const modelHashes = await o.reporter.step('Hashing model files', async () => new Map(await Promise.all(scan.files.map(async (f) => [f.rel, await sha256File(f.abs)] as const))));
+  // Digests are remembered by (path, size, mtime, inode) in the project's state: unchanged files are not read again.
+  const digests = await Digests.open(join(o.loaded.dir, '.mlserve', 'state', 'digests.json'));
+  const modelHashes = await o.reporter.step('Hashing model files', async () => new Map(await Promise.all(scan.files.map(async (f) => [f.rel, (await digests.of(f.abs)).sha256] as const))));
   const files = await plannedFiles(target, scan, depFiles, inputs.compiler, o.env);
   const { config, stage } = o.loaded;
   const plan = planOffload(
@@ -106,9 +109,10 @@ export async function packageModel(o: PackageOptions): Promise<PackageOutcome> {
   const entries = [...plan.keep, { name: 'mlserve.json', data: settings, size: settings.length, mode: 0o644, mtimeMs: 0, origin: 'handler' as const }].sort((a, b) => compare(a.name, b.name));
   const paths = bundlePaths(o.loaded, target.provider);
   const fingerprint = fingerprintOf(entries, target, await handlerVersionOf());
-  const written = o.dryRun ? undefined : await writeOrReuseZip(entries, paths, fingerprint, o.reporter);
+  const written = o.dryRun ? undefined : await writeOrReuseZip(entries, paths, fingerprint, { reporter: o.reporter, digests, cacheDir: join(userCacheDir(o.env), 'zip') });
   const report = buildReport({ inputs, entries, plan, deps, reqs, files, modelSha256, written, paths });
-  if (written && !written.reused) await writeManifest(paths.manifest, { fingerprint, handlerVersion: await handlerVersionOf(), ...report }, entries, modelHashes);
+  if (written?.entries) await writeManifest(paths.manifest, { fingerprint, handlerVersion: await handlerVersionOf(), ...report }, written.entries);
+  await digests.save(entries.flatMap((e) => (e.abs ? [e.abs] : [])).concat(scan.files.map((f) => f.abs)));
   if (!written) return { report };
   return {
     report,
@@ -227,12 +231,9 @@ function buildReport(p: ReportParts): PackageResult {
   };
 }
 
-async function writeManifest(path: string, head: Record<string, unknown>, entries: PlannedFile[], modelHashes: Map<string, string>): Promise<void> {
-  const files = [];
-  for (const e of entries) {
-    const sha256 = e.data ? createHash('sha256').update(e.data).digest('hex') : e.origin === 'model' ? modelHashes.get(e.name.slice(6))! : await sha256File(e.abs!);
-    files.push({ path: e.name, size: e.size, sha256 });
-  }
+/** The manifest: the report and every file with its size and SHA-256, as the zip writer digested them. */
+async function writeManifest(path: string, head: Record<string, unknown>, digests: Map<string, Digest>): Promise<void> {
+  const files = [...digests.entries()].map(([name, d]) => ({ path: name, size: d.size, sha256: d.sha256 }));
   await writeFileAtomic(path, `${JSON.stringify({ ...head, files }, null, 2)}\n`);
 }
 
@@ -279,16 +280,17 @@ async function writeOrReuseZip(
   entries: PlannedFile[],
   paths: { zip: string; manifest: string },
   fingerprint: string,
-  reporter: Reporter,
-): Promise<{ zip: { sha256: string; bytes: number }; reused: boolean }> {
+  o: { reporter: Reporter; digests: Digests; cacheDir: string },
+): Promise<{ zip: { sha256: string; bytes: number }; reused: boolean; entries?: Map<string, Digest> }> {
   const previous = await readManifest(paths.manifest);
   const zipSize = await stat(paths.zip).then((s) => s.size, () => -1);
   if (previous?.fingerprint === fingerprint && previous.bundle.zippedBytes === zipSize) {
-    reporter.debug('inputs unchanged since the last package: reusing the bundle');
+    o.reporter.debug('inputs unchanged since the last package: reusing the bundle');
     return { zip: { sha256: previous.bundle.sha256, bytes: zipSize }, reused: true };
   }
   const bundleEntries: BundleEntry[] = entries.map((e) => ({ name: e.name, source: e.data ? { data: e.data } : { path: e.abs! }, size: e.size, mode: e.mode }));
-  return { zip: await reporter.step(`Writing the bundle (${entries.length} files)`, () => writeZip(bundleEntries, paths.zip)), reused: false };
+  const written = await o.reporter.step(`Writing the bundle (${entries.length} files)`, () => writeZip(bundleEntries, paths.zip, { cacheDir: o.cacheDir, digests: o.digests }));
+  return { zip: { sha256: written.sha256, bytes: written.bytes }, reused: false, entries: written.entries };
 }
 
 function checkCollisions(files: PlannedFile[]): void {
