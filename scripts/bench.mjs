@@ -75,7 +75,8 @@ async function benchZip() {
 }
 
 const serveSections = (await import(join(root, 'bench/serve.mjs'))).default;
-const sections = { package: benchPackage, zip: benchZip, ...serveSections };
+const packagingSections = (await import(join(root, 'bench/packaging.mjs'))).default;
+const sections = { package: benchPackage, zip: benchZip, ...packagingSections, ...serveSections };
 for (const [name, fn] of Object.entries(sections)) {
   if (only && only !== name) continue;
   process.stderr.write(`bench: ${name}…\n`);

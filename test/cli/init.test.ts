@@ -35,6 +35,10 @@ describe('mlserve init', () => {
     expect(run.json()).toMatchObject({ ok: true, sklearnVersion: '1.6.1', model: { framework: 'sklearn', file: 'model.joblib' } });
     expect(readFileSync(join(model.dir, 'requirements.txt'), 'utf8')).toContain('scikit-learn==1.6.1');
     expect(readFileSync(join(model.dir, '.mlserveignore'), 'utf8')).toContain('.venv/');
+    // The pre-flight's request, shaped from the n_features_in_ the pickle records (iris: 4), and
+    // .mlserve/ kept out of git.
+    expect(JSON.parse(readFileSync(join(model.dir, 'mlserve.sample.json'), 'utf8'))).toEqual({ instances: [[0, 0, 0, 0]] });
+    expect(readFileSync(join(model.dir, '.gitignore'), 'utf8')).toMatch(/^\.mlserve\/$/m);
   });
 
   it('completes from flags and defaults without a TTY or --yes, and never prompts', async () => {

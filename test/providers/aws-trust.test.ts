@@ -152,7 +152,17 @@ describe('aws: what a first real deploy needs (moto_server)', () => {
     const run = await runCli(['package', '--check', '--json'], { cwd: model.dir, env: packagingEnv() });
     expect(run.code, run.stderr).toBe(0);
     const { preflight } = run.json<{ preflight: { ran: boolean; ms: number; request: string; status: number } }>();
-    expect(preflight).toMatchObject({ ran: true, request: "the model's input signature", status: 200 });
+    // init wrote mlserve.sample.json (one row of the model's width): that is the request sent.
+    expect(preflight).toMatchObject({ ran: true, request: 'sample file', status: 200 });
     expect(preflight.ms).toBeLessThan(5000);
+    // Without a sample file, a request is shaped from the loaded model's declared inputs.
+    rmSync(join(model.dir, 'mlserve.sample.json'));
+    const derived = await runCli(['package', '--check', '--json'], { cwd: model.dir, env: packagingEnv() });
+    expect(derived.json<{ preflight: { request: string; status: number } }>().preflight).toMatchObject({ request: "the model's input signature", status: 200 });
+    // A sample the model cannot take is refused, naming the status and the model's answer.
+    writeFileSync(join(model.dir, 'mlserve.sample.json'), '{"instances": [[1, 2]]}');
+    const refused = await runCli(['package', '--check', '--json'], { cwd: model.dir, env: packagingEnv() });
+    expect(refused.code).toBe(1);
+    expect(refused.json()).toMatchObject({ error: { code: 'PREFLIGHT_FAILED', message: expect.stringContaining('HTTP 400') } });
   });
 });

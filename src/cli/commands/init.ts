@@ -6,6 +6,7 @@ import { parseConfigText } from '../../core/config/load.js';
 import { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS, type Framework } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
 import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
+import { SAMPLE_FILE } from '../../core/sample.js';
 import { DEFAULT_PROVIDER, platformOf } from '../../providers/registry.js';
 import type { Detection } from '../../packaging/detect/detect.js';
 import type { CommandContext, CommandSpec } from '../context.js';
@@ -119,6 +120,12 @@ async function writeProjectFiles(ctx: CommandContext, answers: InitAnswers, dete
     wrote.push(requirementsFile);
   }
   if (await ignoreInGit(join(root, '.gitignore'))) wrote.push(join(root, '.gitignore'));
+  // The request the pre-flight sends before any upload: one row shaped like the model's input.
+  const sample = join(root, SAMPLE_FILE);
+  if (detection.nFeatures !== undefined && !(await exists(sample))) {
+    await writeFileAtomic(sample, `${JSON.stringify({ instances: [new Array<number>(detection.nFeatures).fill(0)] })}\n`);
+    wrote.push(sample);
+  }
   return wrote;
 }
 

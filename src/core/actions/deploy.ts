@@ -10,8 +10,7 @@ import type { DeployResult } from '../../providers/provider.js';
 import { openProvider, platformOf } from '../../providers/registry.js';
 import { packageModel, type PackageResult } from './package.js';
 
-/** The request the pre-flight sends, written by `init` beside the config (or your own). */
-export const SAMPLE_FILE = 'mlserve.sample.json';
+import { SAMPLE_FILE } from '../sample.js';
 
 export interface DeployOptions {
   loaded: LoadedConfig;

@@ -15,6 +15,8 @@ export interface Detection {
   predict?: string;
   evidence: string;
   sklearnVersion?: string;
+  /** Input width the model declares, when detection can read it (scikit-learn n_features_in_). */
+  nFeatures?: number;
   warnings: string[];
 }
 
@@ -87,6 +89,7 @@ export async function detectModel(target: string, options: { framework?: Framewo
 function toDetection(dir: string, v: FileVerdict): Detection {
   const d: Detection = { dir, framework: v.framework!, file: v.file, evidence: v.evidence, warnings: v.warnings };
   if (v.sklearnVersion) d.sklearnVersion = v.sklearnVersion;
+  if (v.nFeatures !== undefined) d.nFeatures = v.nFeatures;
   return d;
 }
 

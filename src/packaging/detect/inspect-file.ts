@@ -14,6 +14,8 @@ export interface FileVerdict {
   /** Set when the file is recognisably a model but not one mlserve can serve as it is. */
   problem?: string;
   sklearnVersion?: string;
+  /** Input width the model declares (scikit-learn n_features_in_), for a sample request. */
+  nFeatures?: number;
   warnings: string[];
 }
 
@@ -63,6 +65,7 @@ async function pickleVerdict(path: string, file: string, verdict: Verdict): Prom
       warnings,
     });
     if (info.sklearnVersion) v.sklearnVersion = info.sklearnVersion;
+    if (info.nFeatures !== undefined) v.nFeatures = info.nFeatures;
     return v;
   }
   if (info.packages.includes('torch')) {

@@ -13,6 +13,8 @@ export interface PickleInfo {
   packages: string[];
   /** scikit-learn version recorded by BaseEstimator.__getstate__, if any. */
   sklearnVersion?: string;
+  /** The first estimator's `n_features_in_` (its input width), when the walk reaches it. */
+  nFeatures?: number;
   protocol?: number;
   compression?: 'zlib' | 'gzip';
 }
@@ -80,6 +82,7 @@ export function inspectPickle(data: Buffer, tail?: Buffer): PickleInfo {
   const list = [...globals];
   const info: PickleInfo = { globals: list, packages: [...new Set(list.map((g) => g.split('.')[0]!))] };
   if (version) info.sklearnVersion = version;
+  if (walk.nFeatures !== undefined) info.nFeatures = walk.nFeatures;
   if (walk.protocol !== undefined) info.protocol = walk.protocol;
   if (compression) info.compression = compression;
   return info;
@@ -91,6 +94,7 @@ const MARK = Symbol('mark');
 interface Walk {
   globals: string[];
   sklearnVersion?: string;
+  nFeatures?: number;
   protocol?: number;
   offset: number;
   stoppedEarly: boolean;
@@ -174,6 +178,7 @@ class OpcodeWalker {
   private noteItems(items: Value[]): void {
     for (let i = 0; i + 1 < items.length; i += 2) {
       if (items[i] === '_sklearn_version' && typeof items[i + 1] === 'string') this.result.sklearnVersion ??= items[i + 1] as string;
+      if (items[i] === 'n_features_in_' && typeof items[i + 1] === 'number') this.result.nFeatures ??= items[i + 1] as number;
     }
   }
 
@@ -269,6 +274,9 @@ class OpcodeWalker {
     if (typeof target === 'object' && 'obj' in target && target.obj?.endsWith('NumpyArrayWrapper')) {
       this.result.offset = this.pos;
       this.result.stoppedEarly = true;
+      // The estimator's state dict is still open (its SETITEMS comes after the arrays): read the
+      // key/value pairs pushed since its MARK.
+      this.noteItems(this.stack.slice(this.stack.lastIndexOf(MARK) + 1));
       return 'stop';
     }
     return undefined;
