@@ -11,7 +11,8 @@ export async function findPython(env: Record<string, string | undefined>): Promi
   const candidates = env.MLSERVE_PYTHON ? [env.MLSERVE_PYTHON] : ['python3', 'python'];
   for (const candidate of candidates) {
     try {
-      const { stdout } = await execa(candidate, ['-c', 'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3])'], {
+      // -I -S: no site-packages to import, so a probe of a large environment still takes milliseconds.
+      const { stdout } = await execa(candidate, ['-I', '-S', '-c', 'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3])'], {
         env,
         extendEnv: false,
         timeout: 15_000,

@@ -19,7 +19,8 @@ export async function findInterpreter(version: string, env: Record<string, strin
   const candidates = [...(env.MLSERVE_PYTHON ? [env.MLSERVE_PYTHON] : []), `python${version}`];
   let seen: string | undefined;
   for (const candidate of candidates) {
-    const probe = await execa(candidate, ['-c', PROBE], { env, extendEnv: false, reject: false, timeout: 15_000 });
+    // -I -S: no site-packages to import, so the probe costs milliseconds whatever the environment holds.
+    const probe = await execa(candidate, ['-I', '-S', '-c', PROBE], { env, extendEnv: false, reject: false, timeout: 15_000 });
     if (probe.exitCode !== 0 || probe.failed) continue; // not installed: try the next candidate
     const [path, found, machine, [libc, libcVersion]] = JSON.parse(probe.stdout) as [string, string, string, [string, string]];
     if (found !== version) {

