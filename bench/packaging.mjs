@@ -6,6 +6,7 @@
 //   rebuild     `package` after a model change (dependencies and deflate streams cached) vs
 //               `zip -0 -r` + `sha256sum` of the same tree
 //   unchanged   `package` with nothing changed, on a 400 MiB model directory, vs `mlserve --version`
+//   startup     `mlserve --version` and `--help` vs `node -e 0`
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,15 @@ function reference(python, mlserve) {
 const FLOOR = "import joblib, numpy; m = joblib.load('model.joblib'); m.predict(numpy.zeros((1, 4)))";
 
 export default {
+  async startup(rows, { root }) {
+    const run = (args) => seconds(() => spawnSync(process.execPath, args, { stdio: 'ignore' }), 11);
+    const floor = run(['-e', '0']);
+    for (const args of [['--version'], ['--help']]) {
+      const ours = run([join(root, 'bin/mlserve.js'), ...args]);
+      rows.push([`mlserve ${args[0]}`, `${(ours * 1000).toFixed(0)} ms`, `${ratio(ours, floor)} (floor ${(floor * 1000).toFixed(0)} ms: node -e 0)`]);
+    }
+  },
+
   async preflight(rows, { python, mlserve }) {
     const dir = reference(python, mlserve);
     const cache = mkdtempSync(join(tmpdir(), 'bench-cache-'));

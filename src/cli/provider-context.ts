@@ -1,5 +1,5 @@
-import { loadConfig, type LoadedConfig } from '../core/config/load.js';
-import { PROVIDERS, type ProviderId } from '../core/config/schema.js';
+import type { LoadedConfig } from '../core/config/load.js';
+import { PROVIDERS, type ProviderId } from '../core/config/ids.js';
 import type { Provider, ProviderContext } from '../providers/provider.js';
 import { openProvider as open, providerFlags } from '../providers/registry.js';
 import { configLoadOptions } from './commands/config.js';
@@ -16,6 +16,8 @@ export const providerOption: NonNullable<CommandSpec['options']>[number] = {
 export const providerFlagOptions: NonNullable<CommandSpec['options']> = providerFlags();
 
 export async function loadFor(ctx: CommandContext): Promise<LoadedConfig> {
+  // Loaded on use: config loading pulls in yaml and zod, which --help and --version never need.
+  const { loadConfig } = await import('../core/config/load.js');
   return loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...configLoadOptions(ctx.options) });
 }
 

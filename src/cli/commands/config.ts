@@ -1,6 +1,4 @@
 import { relative } from 'node:path';
-import { stringify } from 'yaml';
-import { loadConfig } from '../../core/config/load.js';
 import type { CommandSpec } from '../context.js';
 
 export const configCommand: CommandSpec = {
@@ -13,6 +11,7 @@ export const configCommand: CommandSpec = {
     { command: 'mlserve config --stage prod --json', description: 'the prod stage as JSON' },
   ],
   async run(ctx) {
+    const [{ loadConfig }, { stringify }] = await Promise.all([import('../../core/config/load.js'), import('yaml')]);
     const loaded = await loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...pick(ctx.options) });
     const shown = redact(loaded.config as unknown as Record<string, unknown>, loaded.fromEnv);
     return {

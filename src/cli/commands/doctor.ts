@@ -1,5 +1,5 @@
 import type { runDoctor } from '../../core/actions/doctor.js';
-import { PROVIDERS, type ProviderId } from '../../core/config/schema.js';
+import { PROVIDERS, type ProviderId } from '../../core/config/ids.js';
 import type { CommandSpec } from '../context.js';
 import { DEFAULT_PROVIDER } from '../../providers/registry.js';
 import { table } from '../style.js';

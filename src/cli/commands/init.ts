@@ -1,9 +1,8 @@
 import { access, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderInitConfig, DEFAULT_IGNORE, starterRequirements, type InitAnswers } from '../../core/actions/init-config.js';
-import { parseConfigText } from '../../core/config/load.js';
-import { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS, type Framework } from '../../core/config/schema.js';
+import type { InitAnswers } from '../../core/actions/init-config.js';
+import { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS, type Framework } from '../../core/config/ids.js';
 import { MlserveError } from '../../core/errors.js';
 import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
 import { SAMPLE_FILE } from '../../core/sample.js';
@@ -104,8 +103,10 @@ export const initCommand: CommandSpec = {
 
 /** The config, and (when missing) .mlserveignore, a starter requirements.txt and .mlserve/ in .gitignore. */
 async function writeProjectFiles(ctx: CommandContext, answers: InitAnswers, detection: Detection, root: string, configFile: string): Promise<string[]> {
+  // Loaded on use: rendering and validating a config pull in yaml and zod.
+  const { renderInitConfig, DEFAULT_IGNORE, starterRequirements } = await import('../../core/actions/init-config.js');
   const text = renderInitConfig(answers);
-  checkAnswers(text, configFile, ctx.io.env);
+  await checkAnswers(text, configFile, ctx.io.env);
   await writeFileAtomic(configFile, text);
   const wrote = [configFile];
   const ignoreFile = join(detection.dir, '.mlserveignore');
@@ -130,7 +131,8 @@ async function writeProjectFiles(ctx: CommandContext, answers: InitAnswers, dete
 }
 
 /** Validate the rendered config the way `mlserve` will load it, and blame the flag on failure. */
-function checkAnswers(text: string, file: string, env: Record<string, string | undefined>): void {
+async function checkAnswers(text: string, file: string, env: Record<string, string | undefined>): Promise<void> {
+  const { parseConfigText } = await import('../../core/config/load.js');
   try {
     parseConfigText(text, { file, stage: 'dev', env });
   } catch (error) {

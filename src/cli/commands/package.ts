@@ -1,13 +1,12 @@
 import { relative } from 'node:path';
 import type { PackageResult } from '../../core/actions/package.js';
-import { loadConfig } from '../../core/config/load.js';
-import { PROVIDERS, type ProviderId } from '../../core/config/schema.js';
+import { PROVIDERS, type ProviderId } from '../../core/config/ids.js';
+import { loadFor } from '../provider-context.js';
 import { MlserveError } from '../../core/errors.js';
 import { fmt } from '../../packaging/plan.js';
 import type { CommandSpec } from '../context.js';
 import type { Style } from '../style.js';
 import { table } from '../style.js';
-import { configLoadOptions } from './config.js';
 
 export const packageCommand: CommandSpec = {
   name: 'package',
@@ -25,7 +24,7 @@ export const packageCommand: CommandSpec = {
     { command: 'mlserve package --dry-run --json', description: 'sizes and offload plan only, as JSON' },
   ],
   async run(ctx, _args, raw) {
-    const loaded = await loadConfig({ cwd: ctx.io.cwd, env: ctx.io.env, ...configLoadOptions(ctx.options) });
+    const loaded = await loadFor(ctx);
     // Loaded on use: packaging pulls in execa and the zip code, which --help and --version never need.
     const [{ packageModel }, { assertWithinLimits, checkBundle }] = await Promise.all([import('../../core/actions/package.js'), import('../../core/actions/deploy.js')]);
     const common = { loaded, env: ctx.io.env, reporter: ctx.reporter, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) };

@@ -1,4 +1,3 @@
-import { configJsonSchema } from '../../core/config/schema.js';
 import type { CommandSpec } from '../context.js';
 
 export const schemaCommand: CommandSpec = {
@@ -7,6 +6,7 @@ export const schemaCommand: CommandSpec = {
   description: 'Print the JSON Schema of mlserve.config.yaml, for editor completion and validation (yaml-language-server, VS Code).',
   examples: [{ command: 'mlserve schema > mlserve.schema.json', description: 'save it for your editor' }],
   async run() {
+    const { configJsonSchema } = await import('../../core/config/schema.js');
     const schema = configJsonSchema();
     // The schema is the document itself, with or without --json.
     return { data: { schema }, text: JSON.stringify(schema, null, 2) };

@@ -8,12 +8,9 @@ import { z } from 'zod';
  * /tmp 512–10,240 MB; environment variables ≤ 4 KB in all).
  */
 
-export const FRAMEWORKS = ['sklearn', 'onnx', 'torchscript', 'keras', 'custom'] as const;
-export type Framework = (typeof FRAMEWORKS)[number];
-export const PROVIDERS = ['local', 'aws', 'azure'] as const;
-export type ProviderId = (typeof PROVIDERS)[number];
-export const PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'] as const;
-export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
+import { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS } from './ids.js';
+
+export { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS, type Framework, type ProviderId } from './ids.js';
 
 const int = (min: number, max: number, unit: string) =>
   z

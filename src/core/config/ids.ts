@@ -1,0 +1,10 @@
+/**
+ * The closed lists the config schema and the CLI's flag choices share. Kept apart from schema.ts
+ * (which loads zod) so `mlserve --help` and `--version` load no validation code.
+ */
+export const FRAMEWORKS = ['sklearn', 'onnx', 'torchscript', 'keras', 'custom'] as const;
+export type Framework = (typeof FRAMEWORKS)[number];
+export const PROVIDERS = ['local', 'aws', 'azure'] as const;
+export type ProviderId = (typeof PROVIDERS)[number];
+export const PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'] as const;
+export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
