@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { findInterpreter } from './interpreter.js';
 import { MlserveError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/fs.js';
+import { readTextIfExists, writeFileAtomic } from '../core/fs.js';
 import { syncZip } from './extract.js';
 import type { PackagedBundle } from './packaged.js';
 import { TEMPLATES_DIR } from './render.js';
@@ -59,7 +59,7 @@ export async function preflight(bundle: PackagedBundle, o: { sampleFile?: string
   const sample = o.sampleFile ? await readFile(o.sampleFile).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error))) : undefined;
   const stamp = createHash('sha256').update(bundle.sha256).update(sample ?? '-').digest('hex');
   const marker = `${bundle.manifest}.preflight`;
-  if ((await readFile(marker, 'utf8').catch(() => '')) === stamp) return { ran: true, cached: true, python: runner.python };
+  if ((await readTextIfExists(marker)) === stamp) return { ran: true, cached: true, python: runner.python };
   const started = Date.now();
   // The bundle is synced into a directory kept beside the manifest (only changed entries are
   // rewritten); everything else the run needs lives in a temp dir removed after.

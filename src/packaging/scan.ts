@@ -1,7 +1,8 @@
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { MlserveError } from '../core/errors.js';
+import { readTextIfExists } from '../core/fs.js';
 
 /** A file that will go into the bundle, as found in the model directory. */
 export interface ScannedFile {
@@ -39,7 +40,7 @@ export const JUNK_PATTERNS = [
  * resolving outside the directory is refused (never followed into the bundle).
  */
 export async function scanModelDir(root: string): Promise<ScanResult> {
-  const userRules = await readFile(join(root, '.mlserveignore'), 'utf8').catch(() => '');
+  const userRules = (await readTextIfExists(join(root, '.mlserveignore'))) ?? '';
   const rules: Ignore = ignore().add(SECRET_PATTERNS).add(JUNK_PATTERNS).add(userRules);
   const secrets: Ignore = ignore().add(SECRET_PATTERNS);
   const realRoot = await realpath(root);

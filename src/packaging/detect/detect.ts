@@ -29,7 +29,7 @@ const MAX_DEPTH = 3;
  * and pickle opcodes only. `framework` settles ambiguity when the user already knows.
  */
 export async function detectModel(target: string, options: { framework?: Framework } = {}): Promise<Detection> {
-  const info = await stat(target).catch(() => undefined);
+  const info = await stat(target).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
   if (!info) {
     throw new MlserveError('MODEL_NOT_FOUND', `model path ${target} does not exist`, {
       hint: 'pass --model with the directory (or file) holding your model',
