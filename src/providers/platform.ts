@@ -55,8 +55,3 @@ export interface Platform {
   init: { fields: InitField[]; configSection(values: Record<string, string>): string[] };
   doctor(ctx: DoctorContext): Promise<Check[]>;
 }
-
-/** Content-addressed key of an offloaded artifact, the same on every object store. */
-export function artifactKey(app: string, stage: string, sha256: string): string {
-  return `${app}/${stage}/artifacts/${sha256}`;
-}

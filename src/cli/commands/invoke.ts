@@ -2,6 +2,7 @@ import { buildInvokeRequest, checkInvokeResult, type InvokeFlags } from '../../c
 import { MlserveError } from '../../core/errors.js';
 import type { CommandSpec } from '../context.js';
 import type { ProviderId } from '../../core/config/schema.js';
+import { platformOf } from '../../providers/registry.js';
 import { loadFor, providerContext, providerFlagOptions, providerOption } from '../provider-context.js';
 
 export const invokeCommand: CommandSpec = {
@@ -39,9 +40,9 @@ export const invokeCommand: CommandSpec = {
         throw new MlserveError('USAGE', `--expect-json is not valid JSON: ${flags.expectJson}`, { hint: `e.g. --expect-json '{"predictions": [0]}'` });
       }
     }
-    const request = await buildInvokeRequest(flags, ctx.io.cwd, ctx.io.stdin);
     const loaded = await loadFor(ctx);
     const id = (raw.provider as ProviderId | undefined) ?? loaded.config.provider;
+    const request = await buildInvokeRequest(flags, ctx.io.cwd, ctx.io.stdin, platformOf(id).maxPayloadBytes);
     const { invokeModel } = await import('../../core/actions/invoke-model.js');
     const result = await invokeModel({ ...providerContext(ctx, loaded, raw), provider: id, request });
     if (result.logTail) ctx.reporter.debug(`log tail:\n${result.logTail.trimEnd()}`);

@@ -1,28 +1,19 @@
 import { join } from 'node:path';
-import type { LoadedConfig } from '../config/load.js';
 import type { ProviderId } from '../config/schema.js';
 import { MlserveError } from '../errors.js';
-import type { Reporter } from '../reporter.js';
 import { fmt } from '../../packaging/plan.js';
 import { preflight, type PreflightResult } from '../../packaging/preflight.js';
 import type { PackagedBundle } from '../../packaging/packaged.js';
-import type { DeployResult } from '../../providers/provider.js';
+import type { DeployResult, ProviderContext } from '../../providers/provider.js';
 import { openProvider, platformOf } from '../../providers/registry.js';
+import { SAMPLE_FILE } from '../sample.js';
 import { packageModel, type PackageResult } from './package.js';
 
-import { SAMPLE_FILE } from '../sample.js';
-
-export interface DeployOptions {
-  loaded: LoadedConfig;
+export interface DeployOptions extends ProviderContext {
   provider: ProviderId;
-  env: Record<string, string | undefined>;
-  reporter: Reporter;
-  /** Provider flags (e.g. region, profile). */
-  flags?: Record<string, unknown>;
   promote?: boolean;
   /** Run the bundle before uploading it (default true). */
   preflight?: boolean;
-  signal?: AbortSignal;
 }
 
 export interface DeployOutcome {
@@ -42,7 +33,7 @@ export function assertWithinLimits(report: PackageResult): void {
  * Run the pre-flight for a bundle headed to a platform it is uploaded to, and say what happened:
  * refused (thrown), passed, or skipped with the reason (no interpreter of the target's Python here).
  */
-export async function checkBundle(bundle: PackagedBundle, o: { loaded: LoadedConfig; env: Record<string, string | undefined>; reporter: Reporter; signal?: AbortSignal }): Promise<PreflightResult> {
+export async function checkBundle(bundle: PackagedBundle, o: Pick<ProviderContext, 'loaded' | 'env' | 'reporter' | 'signal'>): Promise<PreflightResult> {
   const result = await o.reporter.step('Pre-flight: loading the bundle in a clean interpreter and sending it one request', () =>
     preflight(bundle, { sampleFile: join(o.loaded.dir, SAMPLE_FILE), env: o.env, ...(o.signal ? { signal: o.signal } : {}) }),
   );
@@ -67,7 +58,8 @@ export async function deployModel(o: DeployOptions): Promise<DeployOutcome> {
   if (!bundle) throw new MlserveError('INTERNAL', 'packaging wrote no bundle');
   const uploaded = platformOf(o.provider).uploadRoute(bundle.zippedBytes).id !== 'none';
   const checked = uploaded && o.preflight !== false ? await checkBundle(bundle, o) : null;
-  const provider = await openProvider(o.provider, { loaded: o.loaded, env: o.env, reporter: o.reporter, ...(o.flags ? { flags: o.flags } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-  const deploy = await provider.deploy(bundle, { promote: o.promote !== false });
+  const { provider: id, promote, preflight: _preflight, ...ctx } = o;
+  const provider = await openProvider(id, ctx);
+  const deploy = await provider.deploy(bundle, { promote: promote !== false });
   return { deploy, report, preflight: checked };
 }

@@ -1,10 +1,8 @@
 import { fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { MlserveError } from '../errors.js';
+import { fmt } from '../../packaging/plan.js';
 import type { InvokeRequest, InvokeResult } from '../../providers/provider.js';
-
-/** Lambda's synchronous payload limit: refused here, before any call. */
-export const MAX_SYNC_PAYLOAD = 6 * 1024 * 1024;
 
 export interface InvokeFlags {
   data?: string;
@@ -15,14 +13,17 @@ export interface InvokeFlags {
   version?: string;
 }
 
-/** Build the request from flags: --event (a raw event), else an HTTP request with --data/--data-file/stdin. */
-export async function buildInvokeRequest(flags: InvokeFlags, cwd: string, stdin: NodeJS.ReadableStream & { isTTY?: boolean; fd?: number }): Promise<InvokeRequest> {
+/**
+ * Build the request from flags: --event (a raw event), else an HTTP request with --data/--data-file/stdin.
+ * A payload over `maxBytes` (the platform's synchronous limit) is refused here, before any call.
+ */
+export async function buildInvokeRequest(flags: InvokeFlags, cwd: string, stdin: NodeJS.ReadableStream & { isTTY?: boolean; fd?: number }, maxBytes: number): Promise<InvokeRequest> {
   const sources = [flags.data !== undefined, flags.dataFile !== undefined, flags.event !== undefined].filter(Boolean).length;
   if (sources > 1) throw new MlserveError('USAGE', 'use one of --data, --data-file and --event', { hint: 'mlserve invoke --data \'{"instances": [[5.1, 3.5, 1.4, 0.2]]}\'' });
   const qualifier = flags.version ? { qualifier: flags.version } : {};
   if (flags.event !== undefined) {
     const text = await readText(flags.event, cwd, stdin, '--event');
-    checkSize(text);
+    checkSize(text, maxBytes);
     return { kind: 'event', event: parseJson(text, `--event ${flags.event}`), ...qualifier };
   }
   let body: string | undefined = flags.data;
@@ -30,17 +31,17 @@ export async function buildInvokeRequest(flags: InvokeFlags, cwd: string, stdin:
   else if (body === undefined && pipedStdin(stdin)) body = (await readStream(stdin)) || undefined;
   if (body !== undefined) {
     parseJson(body, flags.dataFile ? `--data-file ${flags.dataFile}` : '--data');
-    checkSize(body);
+    checkSize(body, maxBytes);
   }
   const method = (flags.method ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
   const path = flags.path ?? '/';
   return { kind: 'http', method, path: path.startsWith('/') ? path : `/${path}`, ...(body !== undefined ? { body } : {}), ...qualifier };
 }
 
-export function checkSize(payload: string): void {
+export function checkSize(payload: string, maxBytes: number): void {
   const bytes = Buffer.byteLength(payload);
-  if (bytes > MAX_SYNC_PAYLOAD) {
-    throw new MlserveError('PAYLOAD_TOO_LARGE', `the payload is ${bytes} bytes; synchronous invocations take at most ${MAX_SYNC_PAYLOAD} (6 MB)`, {
+  if (bytes > maxBytes) {
+    throw new MlserveError('PAYLOAD_TOO_LARGE', `the payload is ${bytes} bytes; synchronous invocations take at most ${maxBytes} (${fmt(maxBytes)})`, {
       hint: 'send fewer rows per request, or put the rows in S3 and use an S3 trigger for batch prediction',
     });
   }

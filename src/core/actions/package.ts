@@ -108,10 +108,11 @@ export async function packageModel(o: PackageOptions): Promise<PackageOutcome> {
   const settings = Buffer.from(renderSettings(config, stage, modelSha256, artifacts));
   const entries = [...plan.keep, { name: 'mlserve.json', data: settings, size: settings.length, mode: 0o644, mtimeMs: 0, origin: 'handler' as const }].sort((a, b) => compare(a.name, b.name));
   const paths = bundlePaths(o.loaded, target.provider);
-  const fingerprint = fingerprintOf(entries, target, await handlerVersionOf());
+  const handlerVersion = await handlerVersionOf();
+  const fingerprint = fingerprintOf(entries, target, handlerVersion);
   const written = o.dryRun ? undefined : await writeOrReuseZip(entries, paths, fingerprint, { reporter: o.reporter, digests, cacheDir: join(userCacheDir(o.env), 'zip') });
   const report = buildReport({ inputs, entries, plan, deps, reqs, files, modelSha256, written, paths });
-  if (written?.entries) await writeManifest(paths.manifest, { fingerprint, handlerVersion: await handlerVersionOf(), ...report }, written.entries);
+  if (written?.entries) await writeManifest(paths.manifest, { fingerprint, handlerVersion, ...report }, written.entries);
   await digests.save(entries.flatMap((e) => (e.abs ? [e.abs] : [])).concat(scan.files.map((f) => f.abs)));
   if (!written) return { report };
   return {

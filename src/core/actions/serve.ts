@@ -1,20 +1,13 @@
-import type { LoadedConfig } from '../config/load.js';
 import type { ProviderId } from '../config/schema.js';
 import { MlserveError } from '../errors.js';
-import type { Reporter } from '../reporter.js';
 import { hostRunnerFor } from '../../packaging/preflight.js';
 import type { Provider, ProviderContext, ServeHandle } from '../../providers/provider.js';
 import { LOCAL_PROVIDER, openProvider } from '../../providers/registry.js';
 import { assertWithinLimits } from './deploy.js';
 import { packageModel } from './package.js';
 
-export interface LocalRunOptions {
-  loaded: LoadedConfig;
-  env: Record<string, string | undefined>;
-  reporter: Reporter;
-  flags?: Record<string, unknown>;
-  signal?: AbortSignal;
-}
+/** What a local run needs: the provider context, its flags (--target) included. */
+export type LocalRunOptions = ProviderContext;
 
 /**
  * The local provider, running either this machine's build of the stage or, with `--target <id>`,
@@ -23,7 +16,7 @@ export interface LocalRunOptions {
  * machine cannot run it, says why and falls back to the local build.
  */
 export async function localRunner(o: LocalRunOptions): Promise<{ provider: Provider; target: ProviderId | null }> {
-  const ctx: ProviderContext = { loaded: o.loaded, env: o.env, reporter: o.reporter, flags: { ...o.flags }, ...(o.signal ? { signal: o.signal } : {}) };
+  const ctx: ProviderContext = { ...o, flags: { ...o.flags } };
   const target = o.flags?.target as ProviderId | undefined;
   if (!target || target === LOCAL_PROVIDER) return { provider: await openProvider(LOCAL_PROVIDER, { ...ctx, flags: { ...ctx.flags, target: undefined } }), target: null };
   const { report, bundle } = await packageModel({ loaded: o.loaded, provider: target, env: o.env, reporter: o.reporter, ...(o.signal ? { signal: o.signal } : {}) });

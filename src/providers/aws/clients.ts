@@ -68,31 +68,32 @@ function environmentKeys(env: Record<string, string | undefined>): AwsCredential
   };
 }
 
-/** Names of the SDK's credential sources (its `$source` feature ids), for doctor. */
-const SOURCES: [string, string][] = [
-  ['CREDENTIALS_ENV_VARS', 'environment variables (AWS_ACCESS_KEY_ID)'],
-  ['CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN', 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)'],
-  ['CREDENTIALS_STS_ASSUME_ROLE_WEB_ID', 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)'],
-  ['CREDENTIALS_PROFILE_SSO', 'SSO through the profile'],
-  ['CREDENTIALS_SSO', 'SSO'],
-  ['CREDENTIALS_PROFILE_SOURCE_PROFILE', 'an assumed role (source_profile)'],
-  ['CREDENTIALS_PROFILE_PROCESS', 'credential_process in the profile'],
-  ['CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN', 'web identity token in the profile'],
-  ['CREDENTIALS_PROFILE', 'the shared config/credentials files'],
-  ['CREDENTIALS_HTTP', 'the container credentials endpoint (ECS/EKS)'],
-  ['CREDENTIALS_IMDS', 'the instance metadata service (EC2 instance role)'],
+/** The SDK's credential sources (its `$source` feature ids): words for doctor, and whether a profile chose them. */
+const SOURCES: [string, string, boolean][] = [
+  ['CREDENTIALS_ENV_VARS', 'environment variables (AWS_ACCESS_KEY_ID)', false],
+  ['CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN', 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)', false],
+  ['CREDENTIALS_STS_ASSUME_ROLE_WEB_ID', 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)', false],
+  ['CREDENTIALS_PROFILE_SSO', 'SSO through the profile', true],
+  ['CREDENTIALS_SSO', 'SSO', true],
+  ['CREDENTIALS_PROFILE_SOURCE_PROFILE', 'an assumed role (source_profile)', true],
+  ['CREDENTIALS_PROFILE_PROCESS', 'credential_process in the profile', true],
+  ['CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN', 'web identity token in the profile', true],
+  ['CREDENTIALS_PROFILE', 'the shared config/credentials files', true],
+  ['CREDENTIALS_HTTP', 'the container credentials endpoint (ECS/EKS)', false],
+  ['CREDENTIALS_IMDS', 'the instance metadata service (EC2 instance role)', false],
 ];
 
 /**
- * Where resolved credentials came from, in words (never a key). The chain's instance-metadata and
- * legacy container providers mark nothing, so an unmarked identity came from one of those two.
+ * Where resolved credentials came from, in words (never a key), and whether a profile chose them.
+ * The chain's instance-metadata and legacy container providers mark nothing, so an unmarked
+ * identity came from one of those two.
  */
-export function credentialSource(identity: AwsCredentialIdentity, env: Record<string, string | undefined>): string {
+export function credentialSource(identity: AwsCredentialIdentity, env: Record<string, string | undefined>): { description: string; fromProfile: boolean } {
   const source = (identity as { $source?: Record<string, string> }).$source ?? {};
-  const named = SOURCES.find(([id]) => id in source)?.[1];
-  if (named) return named;
-  if (env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) return 'the container credentials endpoint (ECS/EKS)';
-  return 'the instance metadata service (EC2 instance role)';
+  const named = SOURCES.find(([id]) => id in source);
+  if (named) return { description: named[1], fromProfile: named[2] };
+  const container = env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;
+  return { description: container ? 'the container credentials endpoint (ECS/EKS)' : 'the instance metadata service (EC2 instance role)', fromProfile: false };
 }
 
 /** Turn an SDK error into an MlserveError that names the call; never includes credentials. */
@@ -107,10 +108,4 @@ export function awsError(action: string, error: unknown): MlserveError {
     });
   }
   return new MlserveError('PROVIDER_ERROR', `${action}: ${name}: ${e.message}`, { hint: 'run again; each step is idempotent. --debug shows the stack', cause: error });
-}
-
-/** Is this SDK error a "not found" (the only failure a lookup may treat as "absent")? */
-export function isNotFound(error: unknown, ...names: string[]): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return names.includes(e?.name ?? '') || (names.length === 0 && e?.$metadata?.httpStatusCode === 404);
 }

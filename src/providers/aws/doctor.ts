@@ -24,7 +24,7 @@ export async function awsChecks(ctx: DoctorContext): Promise<Check[]> {
   if (endpoints.length > 0) checks.push({ name: 'aws endpoints', provider: 'aws', status: 'ok', detail: endpoints.map(([k, v]) => `${k}=${safeUrl(v!)}`).join(', ') });
   if (!settings.region) return [credentialsUnchecked(), ...checks];
   const clients = createClients(settings, env);
-  let source: string;
+  let source: ReturnType<typeof credentialSource>;
   try {
     source = credentialSource(await withTimeout(clients.credentials(), 'resolving credentials'), env);
   } catch (error) {
@@ -32,8 +32,8 @@ export async function awsChecks(ctx: DoctorContext): Promise<Check[]> {
     const profile = settings.profile ? `profile "${settings.profile}" (from ${settings.profileSource})` : 'the default profile';
     return [{ name: 'aws credentials', provider: 'aws', status: 'fail', detail: `none found (${e.name}: ${firstLine(e.message)}); tried the environment, ${profile}, SSO, web identity, container and instance roles: run aws configure or aws sso login` }, ...checks];
   }
-  const profileNote = /profile|shared config/.test(source) ? `, profile "${settings.profile ?? 'default'}" (${settings.profileSource})` : '';
-  checks.unshift({ name: 'aws credentials', provider: 'aws', status: 'ok', detail: `from ${source}${profileNote} (not shown)` });
+  const profileNote = source.fromProfile ? `, profile "${settings.profile ?? 'default'}" (${settings.profileSource})` : '';
+  checks.unshift({ name: 'aws credentials', provider: 'aws', status: 'ok', detail: `from ${source.description}${profileNote} (not shown)` });
   try {
     const out = await clients.sts.send(new GetCallerIdentityCommand({}), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });
     checks.push({ name: 'aws identity', provider: 'aws', status: 'ok', detail: `account ${out.Account}, ${out.Arn}` });

@@ -3,11 +3,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { MlserveError } from '../../core/errors.js';
 import { functionUrlEvent, httpResponseOf } from '../http-event.js';
+import { localPlatform } from './platform.js';
 import type { LocalRuntime } from './runtime.js';
 import type { Outcome } from './worker-pool.js';
 
 /** Lambda's synchronous payload limit, enforced before anything reaches a worker. */
-export const MAX_PAYLOAD = 6 * 1024 * 1024;
+export const MAX_PAYLOAD = localPlatform.maxPayloadBytes;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
 
 export interface Server {
