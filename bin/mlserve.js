@@ -9,4 +9,11 @@ process.on('SIGINT', () => {
   if (controller.signal.aborted) process.exit(130);
   controller.abort();
 });
+// `mlserve --help | head` closes the pipe early: stop quietly, as a Unix tool does, not with a trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
+}
 process.exitCode = await main(process.argv.slice(2), processIO(controller.signal));

@@ -35,16 +35,26 @@ export interface CommandResult {
   printed?: boolean;
 }
 
-/** A command as data: its spec (name, arguments, options, examples) and its run function. */
-export interface CommandSpec {
+/**
+ * What `mlserve --help` lists for a command: enough to parse and list it without loading the
+ * command's module (commands/index.ts holds one per command; the module loads only when it runs).
+ */
+export interface CommandHead {
   name: string;
   summary: string;
-  description?: string;
   arguments?: { name: string; description: string; required?: boolean }[];
+}
+
+/** A command's module: its long description, options, examples and run function. */
+export interface CommandBody {
+  description?: string;
   options?: { flags: string; description: string; default?: string | boolean; choices?: readonly string[] }[];
   examples: { command: string; description: string }[];
   run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<CommandResult>;
 }
+
+/** A command as data: its head and its body. */
+export type CommandSpec = CommandHead & CommandBody;
 
 export function isInteractive(io: CliIO, json: boolean): boolean {
   return io.stdin.isTTY === true && io.stdout.isTTY === true && !isCI(io.env) && !json;

@@ -11,7 +11,16 @@ export interface CliIO {
 
 /** The real process's streams. */
 export function processIO(signal?: AbortSignal): CliIO {
-  const io: CliIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+  // stdin is opened only when a command reads it (opening it costs a few ms of every start-up).
+  const io: CliIO = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+    cwd: process.cwd(),
+  };
   if (signal) io.signal = signal;
   return io;
 }

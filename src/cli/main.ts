@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { exitCodeFor, formatProblem, MlserveError, toMlserveError } from '../core/errors.js';
-import { COMMANDS } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 import { isInteractive, type CommandContext, type GlobalOptions } from './context.js';
 import { processIO, useColor, type CliIO } from './io.js';
 import { buildProgram } from './program.js';
@@ -23,7 +23,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   // Each stream is coloured only when it is a terminal itself: `mlserve doctor > out.txt` writes no escapes.
   const style = makeStyle(useColor(io.stdout, io.env, noColor));
   const errStyle = makeStyle(useColor(io.stderr, io.env, noColor));
-  const { program, chosen } = buildProgram(VERSION, COMMANDS, {
+  const { program, chosen } = buildProgram(VERSION, await commandsFor(argv), {
     out: (s) => void io.stdout.write(s),
     err: (s) => void io.stderr.write(s),
   });

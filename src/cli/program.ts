@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { CommandSpec } from './context.js';
+import type { CommandHead, CommandSpec } from './context.js';
 
 /** Options every command takes, before or after its name (`mlserve --json deploy` = `mlserve deploy --json`). */
 export const GLOBAL_OPTIONS: { flags: string; description: string }[] = [
@@ -19,7 +19,8 @@ export interface Chosen {
 }
 
 /**
- * Build the commander program from command specs. Commander only parses: each action stores the
+ * Build the commander program from command specs; a command given only by its head is listed (and
+ * suggested for a typo) but takes no options: main() loads the full spec of any command in argv. Commander only parses: each action stores the
  * chosen spec and its arguments, and main() runs it, so errors and output are handled in one place.
  * Program options are positional (they belong to the program only before a command's name), so a
  * program-wide flag such as --version can never shadow a command's own (`invoke --version 2`); the
@@ -27,7 +28,7 @@ export interface Chosen {
  */
 export function buildProgram(
   version: string,
-  specs: CommandSpec[],
+  specs: (CommandSpec | CommandHead)[],
   write: { out: (s: string) => void; err: (s: string) => void },
 ): { program: Command; chosen: () => Chosen | undefined } {
   let chosen: Chosen | undefined;
@@ -52,29 +53,35 @@ Docs: README.md and mlserve.config.example.yaml`,
   for (const o of GLOBAL_OPTIONS) program.option(o.flags, o.description);
 
   for (const spec of specs) {
-    const cmd = program.command(spec.name).summary(spec.summary).description(spec.description ?? spec.summary);
+    const cmd = program.command(spec.name).summary(spec.summary);
     for (const a of spec.arguments ?? []) cmd.argument(a.required ? `<${a.name}>` : `[${a.name}]`, a.description);
-    for (const o of spec.options ?? []) {
-      const option = new Option(o.flags, o.description);
-      if (o.default !== undefined) option.default(o.default);
-      if (o.choices) option.choices(o.choices);
-      cmd.addOption(option);
-    }
-    const own = new Set(cmd.options.map((o) => o.long));
-    for (const o of GLOBAL_OPTIONS) {
-      const option = new Option(o.flags, o.description);
-      if (!own.has(option.long)) cmd.addOption(option.hideHelp());
-    }
-    if (spec.examples.length > 0) {
-      const width = Math.max(...spec.examples.map((e) => e.command.length));
-      cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e.command.padEnd(width)}   ${e.description}`).join('\n')}`);
-    }
     cmd.exitOverride().configureOutput({ writeOut: write.out, writeErr: write.err, outputError: () => undefined });
-    cmd.action((...received: unknown[]) => {
-      const command = received[received.length - 1] as Command;
-      const args = received.slice(0, (spec.arguments ?? []).length).filter((a): a is string => typeof a === 'string');
-      chosen = { spec, args, options: command.opts() };
-    });
+    if ('run' in spec) addBody(cmd, spec, (c) => (chosen = c));
   }
   return { program, chosen: () => chosen };
+}
+
+/** A loaded command: its options (and the global ones, hidden), examples, and the action that records it. */
+function addBody(cmd: Command, spec: CommandSpec, choose: (c: Chosen) => void): void {
+  cmd.description(spec.description ?? spec.summary);
+  for (const o of spec.options ?? []) {
+    const option = new Option(o.flags, o.description);
+    if (o.default !== undefined) option.default(o.default);
+    if (o.choices) option.choices(o.choices);
+    cmd.addOption(option);
+  }
+  const own = new Set(cmd.options.map((o) => o.long));
+  for (const o of GLOBAL_OPTIONS) {
+    const option = new Option(o.flags, o.description);
+    if (!own.has(option.long)) cmd.addOption(option.hideHelp());
+  }
+  if (spec.examples.length > 0) {
+    const width = Math.max(...spec.examples.map((e) => e.command.length));
+    cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e.command.padEnd(width)}   ${e.description}`).join('\n')}`);
+  }
+  cmd.action((...received: unknown[]) => {
+    const command = received[received.length - 1] as Command;
+    const args = received.slice(0, (spec.arguments ?? []).length).filter((a): a is string => typeof a === 'string');
+    choose({ spec, args, options: command.opts() });
+  });
 }

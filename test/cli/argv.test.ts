@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli/commands/index.js';
+import { loadAllCommands } from '../../src/cli/commands/index.js';
 import { buildProgram, GLOBAL_OPTIONS } from '../../src/cli/program.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/python.js';
@@ -13,6 +13,8 @@ function parsed(flags: string): { long: string; key: string; value: unknown; arg
   const value = negated ? false : takesValue ? `v-${key}` : true;
   return { long, key, value, argv: takesValue ? [long, String(value)] : [long] };
 }
+
+const COMMANDS = await loadAllCommands();
 
 function parse(argv: string[]) {
   const { program, chosen } = buildProgram('9.9.9', COMMANDS, { out: () => undefined, err: () => undefined });

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli/commands/index.js';
+import { CATALOG } from '../../src/cli/commands/index.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/python.js';
 
@@ -12,8 +13,19 @@ describe('mlserve (global behaviour)', () => {
     const run = await runCli(['--help'], { cwd: tempDir() });
     expect(run.code).toBe(0);
     const listed = [...run.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((n) => n !== 'help');
-    expect(listed).toEqual(COMMANDS.map((c) => c.name));
+    expect(listed).toEqual(CATALOG.map((c) => c.name));
     expect(run.stdout).toContain('Examples:');
+  });
+
+  it('`mlserve --help | head -1` stops quietly when the reader closes the pipe', async () => {
+    const bin = join(import.meta.dirname, '../../bin/mlserve.js');
+    const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('--version prints the package version', async () => {

@@ -65,6 +65,9 @@ describe('module boundaries', () => {
     };
     walk(join(src, 'cli/main.ts'));
     expect(heavy).toEqual([]);
+    // Each command's module loads only when that command runs (or `help <command>` shows it).
+    const loaded = [...seen].map(rel).filter((f) => /^(cli\/commands\/(?!index\.ts)|providers\/|packaging\/|core\/(?!errors\.ts))/.test(f));
+    expect(loaded).toEqual([]);
   });
 
   it('no function in src/ is over 60 lines', () => {

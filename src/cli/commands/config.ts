@@ -1,9 +1,7 @@
 import { relative } from 'node:path';
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 
-export const configCommand: CommandSpec = {
-  name: 'config',
-  summary: 'validate the config and print it resolved for a stage',
+export const configCommand: CommandBody = {
   description:
     'Load mlserve.config.yaml, apply ${env:…} values and the --stage overrides, validate it, and print the result with every default filled in. Values taken from the environment are shown as ***.',
   examples: [

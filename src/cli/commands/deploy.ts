@@ -1,10 +1,8 @@
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 import { loadFor, providerContext, providerFlagOptions, providerOption } from '../provider-context.js';
 import type { ProviderId } from '../../core/config/schema.js';
 
-export const deployCommand: CommandSpec = {
-  name: 'deploy',
-  summary: 'package, pre-flight, publish an immutable version, point the stage at it, print the endpoint',
+export const deployCommand: CommandBody = {
   description:
     'Package the bundle for the provider, run it in a clean interpreter with one request before anything is uploaded (the pre-flight), publish it as a new immutable version (an unchanged bundle publishes nothing), point the stage’s alias at it unless --no-promote, and print the endpoint. Safe to run again after an interruption.',
   options: [

@@ -1,12 +1,10 @@
 import type { runDoctor } from '../../core/actions/doctor.js';
 import { PROVIDERS, type ProviderId } from '../../core/config/ids.js';
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 import { DEFAULT_PROVIDER } from '../../providers/registry.js';
 import { table } from '../style.js';
 
-export const doctorCommand: CommandSpec = {
-  name: 'doctor',
-  summary: 'check python, pip, the config and each provider’s credentials',
+export const doctorCommand: CommandBody = {
   description:
     'Check what each provider needs: Python and pip, a valid config, and AWS or Azure credentials (named by their source, never printed). Exits 1 when the chosen provider (--provider, else the config’s) is missing something.',
   options: [{ flags: '--provider <provider>', description: 'the provider whose needs decide the exit code', choices: PROVIDERS }],

@@ -8,7 +8,7 @@ import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
 import { SAMPLE_FILE } from '../../core/sample.js';
 import { DEFAULT_PROVIDER, platformOf } from '../../providers/registry.js';
 import type { Detection } from '../../packaging/detect/detect.js';
-import type { CommandContext, CommandSpec } from '../context.js';
+import type { CommandContext, CommandBody } from '../context.js';
 
 interface InitFlags {
   name?: string;
@@ -25,12 +25,9 @@ interface InitFlags {
 
 const SCHEMA_FILE = fileURLToPath(new URL('../../../schema/mlserve.config.schema.json', import.meta.url));
 
-export const initCommand: CommandSpec = {
-  name: 'init',
-  summary: 'detect the model and write mlserve.config.yaml',
+export const initCommand: CommandBody = {
   description:
     'Detect the model framework (reading file headers, never unpickling), ask what it cannot detect, and write a commented mlserve.config.yaml, a .mlserveignore and, when missing, a starter requirements.txt. Asks nothing with --yes, --json, CI set, or without a terminal.',
-  arguments: [{ name: 'dir', description: 'project directory to write the config in (default: current directory)' }],
   options: [
     { flags: '--name <name>', description: 'app name (lowercase letters, digits, dashes)' },
     { flags: '--model <path>', description: 'model directory or file (default: the project directory)' },

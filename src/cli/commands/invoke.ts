@@ -1,13 +1,11 @@
 import { buildInvokeRequest, checkInvokeResult, type InvokeFlags } from '../../core/actions/invoke.js';
 import { MlserveError } from '../../core/errors.js';
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 import type { ProviderId } from '../../core/config/schema.js';
 import { platformOf } from '../../providers/registry.js';
 import { loadFor, providerContext, providerFlagOptions, providerOption } from '../provider-context.js';
 
-export const invokeCommand: CommandSpec = {
-  name: 'invoke',
-  summary: 'call the deployed function and print its answer; exit 1 on any function error',
+export const invokeCommand: CommandBody = {
   description:
     'Send an HTTP request (--data, --data-file or stdin, with --path and --method) or a raw event (--event, e.g. an S3 or SQS event from a file) to the stage’s alias (or --version) and print the response body. A function error, a timeout, a non-2xx status or a failed --expect-* assertion exits 1. On the local provider it uses a running `mlserve serve`, else a one-shot worker.',
   options: [

@@ -1,6 +1,6 @@
 import { MlserveError } from '../../core/errors.js';
 import type { LogLine } from '../../providers/provider.js';
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 import { openProvider, providerFlagOptions, providerOption } from '../provider-context.js';
 
 /** `--since 10m` / `2h` / `1d` / an ISO time, as epoch ms. */
@@ -12,9 +12,7 @@ export function parseSince(value: string, now = Date.now()): number {
   return t;
 }
 
-export const logsCommand: CommandSpec = {
-  name: 'logs',
-  summary: 'print the function’s logs (--follow to keep printing)',
+export const logsCommand: CommandBody = {
   options: [
     providerOption,
     ...providerFlagOptions,

@@ -4,13 +4,11 @@ import { PROVIDERS, type ProviderId } from '../../core/config/ids.js';
 import { loadFor } from '../provider-context.js';
 import { MlserveError } from '../../core/errors.js';
 import { fmt } from '../../packaging/plan.js';
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 import type { Style } from '../style.js';
 import { table } from '../style.js';
 
-export const packageCommand: CommandSpec = {
-  name: 'package',
-  summary: 'build the bundle for the target and check it against the platform limits',
+export const packageCommand: CommandBody = {
   description:
     'Render the handler, install the requirements for the target platform (its Python, CPU architecture and glibc, never this machine’s), slim them, check every native library’s architecture, move oversized model files to object storage when the bundle would not fit, write a deterministic zip and its manifest, and report size against each limit.',
   options: [

@@ -1,8 +1,6 @@
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 
-export const schemaCommand: CommandSpec = {
-  name: 'schema',
-  summary: 'print the JSON Schema of mlserve.config.yaml',
+export const schemaCommand: CommandBody = {
   description: 'Print the JSON Schema of mlserve.config.yaml, for editor completion and validation (yaml-language-server, VS Code).',
   examples: [{ command: 'mlserve schema > mlserve.schema.json', description: 'save it for your editor' }],
   async run() {

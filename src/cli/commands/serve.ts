@@ -1,10 +1,8 @@
 import { MlserveError } from '../../core/errors.js';
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 import { loadFor, providerContext, providerFlagOptions } from '../provider-context.js';
 
-export const serveCommand: CommandSpec = {
-  name: 'serve',
-  summary: 'run the local endpoint in the foreground (Ctrl-C stops it)',
+export const serveCommand: CommandBody = {
   description:
     'Serve the stage’s deployed version on 127.0.0.1: an HTTP server in front of warm Python workers running the bundle’s own Lambda handler. Every request becomes a Function URL event; POST /2015-03-31/functions/<name>/invocations is Lambda’s Invoke API. Workers follow resources.timeout and resources.memory as Lambda would. --target aws serves the exact bundle AWS would get, when this machine can run it.',
   options: [

@@ -1,5 +1,5 @@
 import type { AliasState } from '../../providers/provider.js';
-import type { CommandSpec } from '../context.js';
+import type { CommandBody } from '../context.js';
 import { openProvider, providerFlagOptions, providerOption } from '../provider-context.js';
 import { table } from '../style.js';
 
@@ -10,10 +10,7 @@ export function describeAlias(a: AliasState): string {
     : `${a.alias} → version ${a.version}`;
 }
 
-export const versionsCommand: CommandSpec = {
-  name: 'versions',
-  summary: 'list published versions and where the stage points; `versions prune --keep n` deletes old ones',
-  arguments: [{ name: 'action', description: 'prune: delete versions beyond the newest --keep that no alias points at' }],
+export const versionsCommand: CommandBody = {
   options: [
     providerOption,
     ...providerFlagOptions,
@@ -48,10 +45,7 @@ export const versionsCommand: CommandSpec = {
   },
 };
 
-export const promoteCommand: CommandSpec = {
-  name: 'promote',
-  summary: 'point the stage at a version, or send it a share of traffic (canary)',
-  arguments: [{ name: 'version', description: 'the version to promote' }],
+export const promoteCommand: CommandBody = {
   options: [
     providerOption,
     ...providerFlagOptions,
@@ -76,9 +70,7 @@ export const promoteCommand: CommandSpec = {
   },
 };
 
-export const rollbackCommand: CommandSpec = {
-  name: 'rollback',
-  summary: 'send the stage back to its previous version (or end a canary)',
+export const rollbackCommand: CommandBody = {
   options: [providerOption, ...providerFlagOptions],
   examples: [{ command: 'mlserve rollback', description: 'undo the last promote' }],
   async run(ctx, _args, raw) {
@@ -88,9 +80,7 @@ export const rollbackCommand: CommandSpec = {
   },
 };
 
-export const destroyCommand: CommandSpec = {
-  name: 'destroy',
-  summary: 'remove everything mlserve created for this app and stage',
+export const destroyCommand: CommandBody = {
   options: [providerOption, ...providerFlagOptions, { flags: '--dry-run', description: 'list what would be removed, remove nothing' }],
   examples: [
     { command: 'mlserve destroy --dry-run', description: 'see what would go' },
