@@ -9,6 +9,8 @@ export interface RequirementsInput {
   text: string;
   /** The same, with each local path replaced by a digest of its content: what the cache key hashes. */
   keyText: string;
+  /** Every file and directory read (the file, its -r includes, its local paths): what a reuse must re-check. */
+  files: string[];
 }
 
 const INCLUDE = /^(-r|--requirement)(?:\s+|=)(.+)$/;
@@ -25,7 +27,7 @@ export async function readRequirementsFile(path: string, seen: Set<string> = new
   const text = await readText(path);
   if (text === undefined) return undefined;
   seen.add(path);
-  const out: RequirementsInput = { text: '', keyText: '' };
+  const out: RequirementsInput = { text: '', keyText: '', files: [path] };
   for (const [i, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.replace(/(^|\s)#.*$/, '').trim();
     if (!line) continue;
@@ -41,17 +43,20 @@ export async function readRequirementsFile(path: string, seen: Set<string> = new
       if (!nested) throw missing(path, i, include[2]!.trim(), child);
       out.text += nested.text;
       out.keyText += nested.keyText;
+      out.files.push(...nested.files);
       continue;
     }
     const option = PATH_OPTION.exec(line);
     if (option && !option[2]!.includes('://')) {
       const target = resolve(dirname(path), option[2]!.trim());
       add(`${option[1]} ${target}`, `${option[1]} ${await digest(target, () => missing(path, i, option[2]!.trim(), target))}`);
+      out.files.push(target);
       continue;
     }
     if (isLocalPath(line)) {
       const target = resolve(dirname(path), line);
       add(target, await digest(target, () => missing(path, i, line, target)));
+      out.files.push(target);
       continue;
     }
     add(line, line);

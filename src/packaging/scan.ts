@@ -13,6 +13,8 @@ export interface ScannedFile {
   size: number;
   mode: number;
   mtimeMs: number;
+  /** Inode: with size and mtime, how a later run knows the file is the same one. */
+  ino: number;
 }
 
 export interface ScanResult {
@@ -65,12 +67,13 @@ export async function scanModelDir(root: string): Promise<ScanResult> {
       const isDir = info.isDirectory();
       const key = isDir ? `${rel}/` : rel;
       if (rules.ignores(key)) {
-        result.excluded.push(key);
+        // mlserve's own state and builds are not the user's files: left out without a mention.
+        if (key !== '.mlserve/') result.excluded.push(key);
         continue;
       }
       if (secrets.ignores(key)) result.warnings.push(`${key} looks like a secret but .mlserveignore includes it: it will be in the bundle`);
       if (isDir) await walk(abs);
-      else if (info.isFile()) result.files.push({ rel, abs: target, size: info.size, mode: info.mode, mtimeMs: info.mtimeMs });
+      else if (info.isFile()) result.files.push({ rel, abs: target, size: info.size, mode: info.mode, mtimeMs: info.mtimeMs, ino: info.ino });
     }
   };
   await walk(root);

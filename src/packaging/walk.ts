@@ -12,7 +12,7 @@ export async function walkFiles(root: string, prefix = ''): Promise<ScannedFile[
       if (entry.isDirectory()) await walk(abs, r);
       else if (entry.isFile() || entry.isSymbolicLink()) {
         const info = await stat(abs);
-        if (info.isFile()) out.push({ rel: prefix + r, abs, size: info.size, mode: info.mode, mtimeMs: info.mtimeMs });
+        if (info.isFile()) out.push({ rel: prefix + r, abs, size: info.size, mode: info.mode, mtimeMs: info.mtimeMs, ino: info.ino });
       }
     }
   };

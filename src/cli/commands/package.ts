@@ -22,6 +22,17 @@ export const packageCommand: CommandBody = {
     { command: 'mlserve package --dry-run --json', description: 'sizes and offload plan only, as JSON' },
   ],
   async run(ctx, _args, raw) {
+    if (raw.dryRun !== true && raw.check !== true) {
+      // Nothing changed since the last package: answer from its stamp, without parsing the config.
+      const { reusedPackage } = await import('../../core/actions/package-stamp.js');
+      const { config: configPath, stage } = ctx.options;
+      const reused = await reusedPackage({ cwd: ctx.io.cwd, configPath, stage, provider: raw.provider as string | undefined, env: ctx.io.env });
+      if (reused) {
+        ctx.reporter.debug('nothing changed since the last package (its stamp): reusing the bundle');
+        for (const w of reused.report.warnings) ctx.reporter.warn(w);
+        return { data: { ...reused.report, preflight: null }, text: renderReport(reused.report, ctx.io.cwd, ctx.style) };
+      }
+    }
     const loaded = await loadFor(ctx);
     // Loaded on use: packaging pulls in execa and the zip code, which --help and --version never need.
     const [{ packageModel }, { assertWithinLimits, checkBundle }] = await Promise.all([import('../../core/actions/package.js'), import('../../core/actions/deploy.js')]);

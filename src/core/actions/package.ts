@@ -8,6 +8,7 @@ import { readTextIfExists, writeFileAtomic } from '../fs.js';
 import { findPython } from '../python.js';
 import type { Reporter } from '../reporter.js';
 import { userCacheDir } from '../cache-dir.js';
+import { writeStamp } from './package-stamp.js';
 import { writeZip, type BundleEntry } from '../../packaging/bundle.js';
 import { Digests, type Digest } from '../../packaging/digests.js';
 import { inspectPickleFile, PickleFormatError } from '../../packaging/detect/pickle.js';
@@ -115,13 +116,18 @@ export async function packageModel(o: PackageOptions): Promise<PackageOutcome> {
   if (written?.entries) await writeManifest(paths.manifest, { fingerprint, handlerVersion, ...report }, written.entries);
   await digests.save(entries.flatMap((e) => (e.abs ? [e.abs] : [])).concat(scan.files.map((f) => f.abs)));
   if (!written) return { report };
-  return {
+  const outcome: PackageOutcome = {
     report,
     bundle: {
       packageType: 'zip', path: paths.zip, manifest: paths.manifest, sha256: written.zip.sha256, zippedBytes: written.zip.bytes, unzippedBytes: report.bundle.unzippedBytes, files: entries.length,
       upload: report.upload, offload: plan.offload, ephemeralStorageMb: plan.ephemeralStorageMb, modelSha256, target,
     },
   };
+  // Stamped only within every limit: a later unchanged run may then skip all of the above.
+  if (report.limits.every((l) => l.ok || l.effect !== 'error')) {
+    await writeStamp({ configFile: o.loaded.file, stage, provider: o.provider, modelDir: o.loaded.modelDir, scan, read: reqs.read, env: o.env, outcome });
+  }
+  return outcome;
 }
 
 /** The platform, this machine's Python, the target, and the scanned model directory. */
@@ -251,7 +257,7 @@ async function requirementsFor(loaded: LoadedConfig, modelEntry: string, warning
   const reqs = resolveRequirements(input?.text ?? '', config.model.framework, sklearnVersion, config.runtime.requirements);
   const keyReqs = resolveRequirements(input?.keyText ?? '', config.model.framework, sklearnVersion, config.runtime.requirements);
   if (reqs.added.length) warnings.push(`added to the requirements: ${reqs.added.join(', ')} (the ${config.model.framework} loader needs it)`);
-  return { ...reqs, input: { text: reqs.text, keyText: keyReqs.text } };
+  return { ...reqs, input: { text: reqs.text, keyText: keyReqs.text }, read: input?.files ?? [file] };
 }
 
 /** The scikit-learn version a pickle records; a pickle it cannot read is said, never skipped silently. */

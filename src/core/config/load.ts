@@ -1,14 +1,16 @@
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { core } from 'zod';
 import { MlserveError, type Problem } from '../errors.js';
 import { interpolate } from './interpolate.js';
 import { locate } from './locate.js';
 import { deepMerge } from './merge.js';
+import { findConfig } from './find.js';
 import { configSchema, fileSchema, type Config } from './schema.js';
 
-export const CONFIG_FILENAMES = ['mlserve.config.yaml', 'mlserve.config.yml'] as const;
+export { CONFIG_FILENAMES, findConfig } from './find.js';
+
 export const DEFAULT_STAGE = 'dev';
 const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
 
@@ -32,29 +34,6 @@ export interface LoadOptions {
   configPath?: string;
   stage?: string;
   env: Record<string, string | undefined>;
-}
-
-/** Find the config file: the explicit path, or the nearest mlserve.config.yaml at or above cwd. */
-export async function findConfig(cwd: string, configPath?: string): Promise<string> {
-  if (configPath) {
-    const file = resolve(cwd, configPath);
-    if (!(await isFile(file))) {
-      throw new MlserveError('CONFIG_NOT_FOUND', `config file ${configPath} does not exist`, {
-        hint: 'check the --config path, or run `mlserve init` to create one',
-      });
-    }
-    return file;
-  }
-  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
-    for (const name of CONFIG_FILENAMES) {
-      const file = join(dir, name);
-      if (await isFile(file)) return file;
-    }
-    if (dirname(dir) === dir) break;
-  }
-  throw new MlserveError('CONFIG_NOT_FOUND', `no mlserve.config.yaml in ${cwd} or any directory above it`, {
-    hint: 'run `mlserve init` in your model directory, or pass --config <file>',
-  });
 }
 
 /** Load, interpolate, merge the stage, and validate. Every problem is reported at once. */
@@ -244,12 +223,4 @@ function firstLine(s: string): string {
 function displayPath(cwd: string, file: string): string {
   const rel = relative(cwd, file);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }
