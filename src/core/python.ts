@@ -1,5 +1,10 @@
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { MlserveError } from './errors.js';
+
+// node:child_process, not execa: this probe is on the start-up path of `serve` and `invoke`, and
+// loading execa alone costs ~130 ms there.
+const run = promisify(execFile);
 
 export interface PythonInfo {
   path: string;
@@ -12,11 +17,7 @@ export async function findPython(env: Record<string, string | undefined>): Promi
   for (const candidate of candidates) {
     try {
       // -I -S: no site-packages to import, so a probe of a large environment still takes milliseconds.
-      const { stdout } = await execa(candidate, ['-I', '-S', '-c', 'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3])'], {
-        env,
-        extendEnv: false,
-        timeout: 15_000,
-      });
+      const { stdout } = await run(candidate, ['-I', '-S', '-c', 'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3])'], { env, timeout: 15_000 });
       const [path, version] = stdout.trim().split('\n');
       if (path && version) return { path, version };
     } catch {
@@ -31,7 +32,7 @@ export async function findPython(env: Record<string, string | undefined>): Promi
 /** `pip --version` of a Python, or undefined when pip is missing. */
 export async function pipVersion(python: string, env: Record<string, string | undefined>): Promise<string | undefined> {
   try {
-    const { stdout } = await execa(python, ['-m', 'pip', '--version'], { env, extendEnv: false, timeout: 30_000 });
+    const { stdout } = await run(python, ['-m', 'pip', '--version'], { env, timeout: 30_000 });
     return /^pip (\S+)/.exec(stdout)?.[1];
   } catch {
     return undefined;

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfigText } from '../../src/core/config/load.js';
+import { loadConfig } from '../../src/core/config/load.js';
+import { parseConfig as parseConfigText } from '../../src/core/config/parse.js';
 import { configJsonSchema } from '../../src/core/config/schema.js';
 import { MlserveError, type Problem } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/python.js';
@@ -103,6 +104,33 @@ provider: gcp
     expect(loaded.modelDir).toBe(join(dir, 'models'));
     await expect(loadConfig({ cwd: dir, env: {}, stage: 'Prod!' })).rejects.toMatchObject({ code: 'USAGE' });
     await expect(loadConfig({ cwd: '/', env: {}, configPath: 'nope.yaml' })).rejects.toMatchObject({ code: 'CONFIG_NOT_FOUND' });
+  });
+
+  it('reuses the last validation of an unchanged config, and never a stale or an environment-fed one', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'mlserve.config.yaml');
+    const cache = join(dir, '.mlserve/state/config-dev.json');
+    writeFileSync(file, `${VALID}resources:\n  memory: 512\nstages:\n  prod:\n    resources:\n      memory: 2048\n`);
+    expect((await loadConfig({ cwd: dir, env: {} })).config.resources.memory).toBe(512);
+    expect(JSON.parse(readFileSync(cache, 'utf8'))).toMatchObject({ config: { resources: { memory: 512 } } });
+    expect((await loadConfig({ cwd: dir, env: {} })).config.resources.memory).toBe(512);
+    // Another stage is its own entry; an edit of the same size is seen at once.
+    expect((await loadConfig({ cwd: dir, env: {}, stage: 'prod' })).config.resources.memory).toBe(2048);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('memory: 512', 'memory: 768'));
+    expect((await loadConfig({ cwd: dir, env: {} })).config.resources.memory).toBe(768);
+    // An edit that breaks the config is reported, not hidden behind the cache.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('memory: 768', 'memory: 64'));
+    await expect(loadConfig({ cwd: dir, env: {} })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // A torn cache file is ignored and rewritten.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('memory: 64', 'memory: 640'));
+    writeFileSync(cache, '{"key": "');
+    expect((await loadConfig({ cwd: dir, env: {} })).config.resources.memory).toBe(640);
+    expect(JSON.parse(readFileSync(cache, 'utf8'))).toMatchObject({ config: { resources: { memory: 640 } } });
+    // A config that reads the environment (perhaps a secret) is never written down, and follows it.
+    writeFileSync(file, `${VALID}environment:\n  TOKEN: \${env:TOKEN}\n`);
+    expect((await loadConfig({ cwd: dir, env: { TOKEN: 's3cr3t-1' } })).config.environment).toEqual({ TOKEN: 's3cr3t-1' });
+    expect((await loadConfig({ cwd: dir, env: { TOKEN: 's3cr3t-2' } })).config.environment).toEqual({ TOKEN: 's3cr3t-2' });
+    expect(readFileSync(cache, 'utf8')).not.toContain('s3cr3t');
   });
 });
 

@@ -48,6 +48,27 @@ describe('local provider: what a new user hits', () => {
     expect(streams.size).toBe(1);
   });
 
+  it('serve starts every worker before it reports ready, so a first burst meets no cold start', async () => {
+    const model = await project('sklearn-classifier', [], '\nlocal:\n  workers: 2\n');
+    const env = packagingEnv();
+    expect((await runCli(['deploy'], { cwd: model.dir, env })).code).toBe(0);
+    const serve = await startServe(model.dir, env);
+    try {
+      // Before any request: two initialised workers, each logged its init.
+      const logs = (await runCli(['logs', '--json'], { cwd: model.dir, env })).json<{ lines: { stream: string; message: string }[] }>().lines;
+      const inits = new Set(logs.filter((l) => l.message.includes('"event": "init"')).map((l) => l.stream));
+      expect(inits.size).toBe(2);
+      const body = JSON.stringify({ instances: model.rows });
+      const burst = await Promise.all([1, 2].map(() => fetch(`${serve.url}/v1/models/iris:predict`, { method: 'POST', body })));
+      expect(burst.map((r) => r.status)).toEqual([200, 200]);
+      // No third process was started for the burst: the two requests were served by the two warm workers.
+      const after = (await runCli(['logs', '--json'], { cwd: model.dir, env })).json<{ lines: { stream: string; message: string }[] }>().lines;
+      expect(new Set(after.filter((l) => l.message.includes('"event": "init"')).map((l) => l.stream))).toEqual(inits);
+    } finally {
+      await serve.stop();
+    }
+  });
+
   it('two deploys and two promotes at once both end correctly', async () => {
     const a = await project('sklearn-classifier');
     const env = packagingEnv();

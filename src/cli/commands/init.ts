@@ -129,9 +129,9 @@ async function writeProjectFiles(ctx: CommandContext, answers: InitAnswers, dete
 
 /** Validate the rendered config the way `mlserve` will load it, and blame the flag on failure. */
 async function checkAnswers(text: string, file: string, env: Record<string, string | undefined>): Promise<void> {
-  const { parseConfigText } = await import('../../core/config/load.js');
+  const { parseConfig } = await import('../../core/config/parse.js');
   try {
-    parseConfigText(text, { file, stage: 'dev', env });
+    parseConfig(text, { file, stage: 'dev', env });
   } catch (error) {
     if (!(error instanceof MlserveError) || error.problems.length === 0) throw error;
     const FLAG: Record<string, string> = { name: '--name', 'resources.memory': '--memory', 'resources.timeout': '--timeout', 'aws.region': '--region' };

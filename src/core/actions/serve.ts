@@ -1,10 +1,7 @@
 import type { ProviderId } from '../config/schema.js';
 import { MlserveError } from '../errors.js';
-import { hostRunnerFor } from '../../packaging/preflight.js';
 import type { Provider, ProviderContext, ServeHandle } from '../../providers/provider.js';
 import { LOCAL_PROVIDER, openProvider } from '../../providers/registry.js';
-import { assertWithinLimits } from './deploy.js';
-import { packageModel } from './package.js';
 
 /** What a local run needs: the provider context, its flags (--target) included. */
 export type LocalRunOptions = ProviderContext;
@@ -19,6 +16,8 @@ export async function localRunner(o: LocalRunOptions): Promise<{ provider: Provi
   const ctx: ProviderContext = { ...o, flags: { ...o.flags } };
   const target = o.flags?.target as ProviderId | undefined;
   if (!target || target === LOCAL_PROVIDER) return { provider: await openProvider(LOCAL_PROVIDER, { ...ctx, flags: { ...ctx.flags, target: undefined } }), target: null };
+  // Loaded only here: packaging (execa, the zip code) is not on the path of a plain `serve`.
+  const [{ packageModel }, { assertWithinLimits }, { hostRunnerFor }] = await Promise.all([import('./package.js'), import('./deploy.js'), import('../../packaging/preflight.js')]);
   const { report, bundle } = await packageModel({ loaded: o.loaded, provider: target, env: o.env, reporter: o.reporter, ...(o.signal ? { signal: o.signal } : {}) });
   assertWithinLimits(report);
   const runner = await hostRunnerFor(bundle!.target, o.env);

@@ -155,13 +155,20 @@ export class WorkerPool {
     readonly queueLimit: number = size * 25,
   ) {}
 
-  /** Start one worker ahead of traffic; resolves when it is ready (or failed to start). */
+  /**
+   * Start every worker ahead of traffic, in parallel, so the first burst meets no cold start; resolves
+   * when all are ready, or with the first failure (then none is kept). initMs is the slowest start.
+   */
   async prewarm(): Promise<{ ok: true; initMs: number } | { ok: false; error: FunctionError }> {
-    const worker = this.spawn();
-    const ready = await worker.ready;
-    if (ready.ok) this.release(worker);
-    else await this.retire(worker);
-    return ready;
+    const workers = Array.from({ length: this.size - this.workers.size }, () => this.spawn());
+    const results = await Promise.all(workers.map((w) => w.ready));
+    const failed = results.find((r) => !r.ok);
+    if (failed) {
+      await Promise.all(workers.map((w) => this.retire(w)));
+      return failed;
+    }
+    for (const w of workers) this.release(w);
+    return { ok: true, initMs: Math.max(0, ...results.map((r) => (r.ok ? r.initMs : 0))) };
   }
 
   pids(): number[] {
