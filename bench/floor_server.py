@@ -1,6 +1,8 @@
-"""The floor for `npm run bench`: a minimal threaded http.server that calls model.predict directly.
+"""The floor for `npm run bench`: a minimal threaded http.server that calls model.predict directly,
+one process per core sharing the listening socket (pre-fork, as gunicorn does).
 Usage: floor_server.py <model.joblib> <port-file>. Writes the port it listens on to port-file."""
 import json
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,6 +30,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(sys.argv[2], "w") as f:
-    f.write(str(server.server_address[1]))
+for _ in range((os.cpu_count() or 1) - 1):
+    if os.fork() == 0:
+        break  # a child serves the same socket; the parent forks the rest
+else:
+    with open(sys.argv[2], "w") as f:
+        f.write(str(server.server_address[1]))
 server.serve_forever()

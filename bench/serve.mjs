@@ -2,7 +2,7 @@
 // against a floor (bench/floor_server.py: threaded http.server calling model.predict directly),
 // and cold start against `python -c` that imports, loads and predicts once. Same script, same run.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -50,9 +50,28 @@ function startProcess(cmd, args, opts, readyLine) {
 
 async function floorServer(python, model) {
   const portFile = join(mkdtempSync(join(tmpdir(), 'floor-')), 'port');
-  const child = spawn(python, [join(import.meta.dirname, 'floor_server.py'), model, portFile], { stdio: 'ignore' });
+  // Its own process group: the forked per-core children stop with it.
+  const child = spawn(python, [join(import.meta.dirname, 'floor_server.py'), model, portFile], { stdio: 'ignore', detached: true });
   while (!existsSync(portFile) || !readFileSync(portFile, 'utf8')) await new Promise((r) => setTimeout(r, 50));
-  return { url: `http://127.0.0.1:${readFileSync(portFile, 'utf8')}/`, stop: () => child.kill('SIGKILL') };
+  return { url: `http://127.0.0.1:${readFileSync(portFile, 'utf8')}/`, pid: child.pid, stop: () => process.kill(-child.pid, 'SIGKILL') };
+}
+
+/** A process and its descendants. */
+function tree(pid) {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  return [pid, ...children.flatMap(tree)];
+}
+
+/** Memory of a process tree in MB: RSS summed (counts shared pages once per process) and PSS (shares them out). */
+function memoryOf(pid) {
+  let rss = 0;
+  let pss = 0;
+  for (const p of tree(pid)) {
+    const rollup = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+    rss += Number(/^Rss:\s+(\d+)/m.exec(rollup)[1]);
+    pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)[1]);
+  }
+  return { rss: rss / 1024, pss: pss / 1024 };
 }
 
 export default {
@@ -69,10 +88,13 @@ export default {
         const body = JSON.stringify({ instances: Array.from({ length: n }, (_, i) => [5 + (i % 3) / 10, 3.1, 1.4 + (i % 5), 0.2 + (i % 2)]) });
         for (const c of [1, 16]) {
           const base = await load(floor.url, body, c);
+          const baseMem = memoryOf(floor.pid);
           const ours = await load(url, body, c);
+          const ourMem = memoryOf(serve.child.pid);
           const label = `serve ${kind === 'light' ? 'logistic regression' : 'random forest 200'}, ${n} row${n > 1 ? 's' : ''}, c=${c}`;
-          rows.push([`${label} — floor (http.server + predict)`, `${base.rps.toFixed(0)} req/s p50 ${base.p50.toFixed(2)} ms p99 ${base.p99.toFixed(2)} ms${base.errors ? ` ${base.errors} errors` : ''}`, 'baseline']);
-          rows.push([`${label} — mlserve serve`, `${ours.rps.toFixed(0)} req/s p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms${ours.errors ? ` ${ours.errors} errors` : ''}`, `${(ours.rps / base.rps).toFixed(2)}x throughput, ${(ours.p50 / base.p50).toFixed(2)}x p50`]);
+          const mem = (m) => `RSS ${m.rss.toFixed(0)} MB PSS ${m.pss.toFixed(0)} MB`;
+          rows.push([`${label} — floor (http.server + predict, a process per core)`, `${base.rps.toFixed(0)} req/s p50 ${base.p50.toFixed(2)} ms p99 ${base.p99.toFixed(2)} ms ${mem(baseMem)}${base.errors ? ` ${base.errors} errors` : ''}`, 'baseline']);
+          rows.push([`${label} — mlserve serve`, `${ours.rps.toFixed(0)} req/s p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms ${mem(ourMem)}${ours.errors ? ` ${ours.errors} errors` : ''}`, `${(ours.rps / base.rps).toFixed(2)}x throughput, ${(ours.p50 / base.p50).toFixed(2)}x p50, ${(ourMem.rss / baseMem.rss).toFixed(2)}x RSS`]);
         }
       }
       floor.stop();

@@ -247,7 +247,13 @@ export class LocalProvider implements Provider {
       mkdirSync(this.store.root, { recursive: true });
       this.logStream = createWriteStream(this.logFile, { flags: 'a' });
     }
-    this.logStream.write(`${JSON.stringify({ time: new Date().toISOString(), version, pid, message: line })}\n`);
+    const stream = this.logStream;
+    // Lines of one event-loop turn go out in one write: a write per line was a syscall per request.
+    if (stream.writableCorked === 0) {
+      stream.cork();
+      setImmediate(() => stream.uncork());
+    }
+    stream.write(`${JSON.stringify({ time: new Date().toISOString(), version, pid, message: line })}\n`);
   }
 
   /** Flush and close the log file. */
