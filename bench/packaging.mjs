@@ -7,6 +7,8 @@
 //               `zip -0 -r` + `sha256sum` of the same tree
 //   unchanged   `package` with nothing changed, on a 400 MiB model directory, vs `mlserve --version`
 //   startup     `mlserve --version` and `--help` vs `node -e 0`
+//   cold        `package` with nothing cached vs plain `pip install --target` of the same
+//               requirements for the same platform (pip's own download cache warm for both)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +100,27 @@ export default {
     const pkg = median(times);
     rows.push([`package after a model change, deps and deflate streams cached (${out.bundle.files} files)`, `${pkg.toFixed(2)} s`, `${ratio(pkg, floor)} (floor ${floor.toFixed(2)} s: zip -0 -r + sha256sum of the tree)`]);
     for (const d of [dir, tree, cache]) rmSync(d, { recursive: true, force: true });
+  },
+
+  async cold(rows, { python, mlserve }) {
+    const dir = reference(python, mlserve);
+    const ours = [];
+    const floor = [];
+    let platforms = [];
+    for (let i = 0; i < 3; i++) {
+      const cache = mkdtempSync(join(tmpdir(), 'bench-cache-'));
+      rmSync(join(dir, '.mlserve'), { recursive: true, force: true });
+      const t = performance.now();
+      platforms = JSON.parse(mlserve(['package', '--json'], dir, { MLSERVE_CACHE_DIR: cache })).target.platforms;
+      ours.push((performance.now() - t) / 1000);
+      rmSync(cache, { recursive: true, force: true });
+      const into = mkdtempSync(join(tmpdir(), 'bench-pip-'));
+      floor.push(seconds(() => execFileSync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', into, ...platforms.flatMap((p) => ['--platform', p]), '--implementation', 'cp', '--python-version', '3.11', '--only-binary=:all:', '-r', join(dir, 'requirements.txt')], { env: { ...process.env, PIP_RETRIES: '0' } }), 1));
+      rmSync(into, { recursive: true, force: true });
+    }
+    const [o, f] = [median(ours), median(floor)];
+    rows.push(['package with nothing cached (pip, slim, bytecode, zip, manifest)', `${o.toFixed(2)} s`, `${ratio(o, f)} (floor ${f.toFixed(2)} s: pip install --target, same requirements and platform)`]);
+    rmSync(dir, { recursive: true, force: true });
   },
 
   async unchanged(rows, { python, mlserve }) {

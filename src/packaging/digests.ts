@@ -11,6 +11,13 @@ export interface Digest {
   size: number;
 }
 
+/** What tells a file apart from the one a digest was taken of. */
+export interface FileIdentity {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
 interface Entry extends Digest {
   mtimeMs: number;
   ino: number;
@@ -42,9 +49,17 @@ export class Digests {
 
   async of(path: string): Promise<Digest> {
     const info = await stat(path);
+    return this.known(path, info) ?? this.remember(path, info, await digestFile(path));
+  }
+
+  /** The remembered digest when the file is still the one it was taken of, else undefined. */
+  known(path: string, info: FileIdentity): Digest | undefined {
     const known = this.entries.get(path);
-    if (known && known.size === info.size && known.mtimeMs === info.mtimeMs && known.ino === info.ino) return known;
-    const digest = await digestFile(path);
+    return known && known.size === info.size && known.mtimeMs === info.mtimeMs && known.ino === info.ino ? known : undefined;
+  }
+
+  /** Remember a digest the caller computed from the file's bytes (read for another purpose anyway). */
+  remember(path: string, info: FileIdentity, digest: Digest): Digest {
     this.entries.set(path, { ...digest, mtimeMs: info.mtimeMs, ino: info.ino });
     this.dirty = true;
     return digest;

@@ -51,7 +51,8 @@ export async function writeDeterministicZip(
   out: string,
   o: { cacheDir: string; digests: Digests },
 ): Promise<{ sha256: string; bytes: number; entries: Map<string, Digest> }> {
-  const prepared = await mapLimit(inputs, Math.max(8, availableParallelism() * 4), (input) => prepare(input, o));
+  const budget = { left: MEMORY_BUDGET };
+  const prepared = await mapLimit(inputs, Math.max(8, availableParallelism() * 4), (input) => prepare(input, o, budget));
   await mkdir(dirname(out), { recursive: true });
   const tmp = `${out}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(tmp, 'w');
@@ -68,23 +69,57 @@ export async function writeDeterministicZip(
   }
 }
 
-async function prepare(input: ZipInput, o: { cacheDir: string; digests: Digests }): Promise<Prepared> {
-  const digest = 'data' in input.source ? digestBuffer(input.source.data) : await o.digests.of(input.source.path);
+/** Compressed payloads kept in memory for the write (beyond it they are read back from the cache). */
+const MEMORY_BUDGET = 512 * 1024 * 1024;
+/** Bytes gathered before one write to the zip: a write per entry was thousands of round trips. */
+const WRITE_BATCH = 8 * 1024 * 1024;
+
+async function prepare(input: ZipInput, o: { cacheDir: string; digests: Digests }, budget: { left: number }): Promise<Prepared> {
+  const { digest, data } = await contentOf(input, o.digests);
   if (input.store) return { input, digest, method: 0, payload: input.source, compressedSize: digest.size };
   const cached = join(o.cacheDir, `deflate-${LEVEL}`, digest.sha256.slice(0, 2), digest.sha256);
-  const existing = await stat(cached).then((s) => s.size, () => -1);
-  if (existing >= 0) return { input, digest, method: 8, payload: { path: cached }, compressedSize: existing };
+  const existing = await stat(cached).then((s) => s.size, (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return -1;
+    throw error;
+  });
+  if (existing >= 0) {
+    const keep = existing <= IN_MEMORY && take(budget, existing);
+    return { input, digest, method: 8, payload: keep ? { data: await readFile(cached) } : { path: cached }, compressedSize: existing };
+  }
   await mkdir(dirname(cached), { recursive: true });
   const part = `${cached}.${process.pid}.${randomBytes(3).toString('hex')}`;
-  if ('data' in input.source || digest.size <= IN_MEMORY) {
-    const data = 'data' in input.source ? input.source.data : await readFile(input.source.path);
-    const deflated = await deflateRaw(data, { level: LEVEL });
+  if (data || digest.size <= IN_MEMORY) {
+    const deflated = await deflateRaw(data ?? (await readFile(pathOf(input))), { level: LEVEL });
     await writeFileWhole(part, deflated);
-  } else {
-    await pipeline(createReadStream(input.source.path), createDeflateRaw({ level: LEVEL }), createWriteStream(part));
+    await rename(part, cached); // same content under the same name: a concurrent writer's copy is as good
+    return { input, digest, method: 8, payload: take(budget, deflated.length) ? { data: deflated } : { path: cached }, compressedSize: deflated.length };
   }
-  await rename(part, cached); // same content under the same name: a concurrent writer's copy is as good
+  await pipeline(createReadStream(pathOf(input)), createDeflateRaw({ level: LEVEL }), createWriteStream(part));
+  await rename(part, cached);
   return { input, digest, method: 8, payload: { path: cached }, compressedSize: (await stat(cached)).size };
+}
+
+/**
+ * An entry's digest, and its bytes when they had to be read for it: a file read to be deflated is
+ * digested from the same bytes, so each file is read once (and not at all when its digest is known).
+ */
+async function contentOf(input: ZipInput, digests: Digests): Promise<{ digest: Digest; data?: Buffer }> {
+  if ('data' in input.source) return { digest: digestBuffer(input.source.data), data: input.source.data };
+  const path = input.source.path;
+  const info = await stat(path);
+  const known = digests.known(path, info);
+  if (known) return { digest: known };
+  if (input.store || info.size > IN_MEMORY) return { digest: await digests.of(path) };
+  const data = await readFile(path);
+  return { digest: digests.remember(path, info, digestBuffer(data)), data };
+}
+
+const pathOf = (input: ZipInput) => (input.source as { path: string }).path;
+
+function take(budget: { left: number }, bytes: number): boolean {
+  if (bytes > budget.left) return false;
+  budget.left -= bytes;
+  return true;
 }
 
 async function writeFileWhole(path: string, data: Buffer): Promise<void> {
@@ -96,14 +131,25 @@ async function writeFileWhole(path: string, data: Buffer): Promise<void> {
   }
 }
 
-/** Local headers and data in order, then the central directory and its end record. */
+/** Local headers and data in order, then the central directory and its end record, in large writes. */
 async function writeAll(handle: FileHandle, entries: Prepared[]): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let offset = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const batch = pending;
+    pending = [];
+    pendingBytes = 0;
+    await handle.writev(batch);
+  };
   const write = async (chunk: Buffer) => {
     hash.update(chunk);
-    await handle.write(chunk);
     offset += chunk.length;
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes >= WRITE_BATCH) await flush();
   };
   const central: Buffer[] = [];
   for (const e of entries) {
@@ -114,12 +160,13 @@ async function writeAll(handle: FileHandle, entries: Prepared[]): Promise<{ sha2
     central.push(centralHeader(e, name, offset));
     await write(localHeader(e, name));
     if ('data' in e.payload) await write(e.payload.data);
-    else for await (const chunk of createReadStream(e.payload.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) await write(chunk);
+    else for await (const chunk of createReadStream(e.payload.path, { highWaterMark: 4 * 1024 * 1024 }) as AsyncIterable<Buffer>) await write(chunk);
   }
   if (entries.length > 0xfffe) throw new Error(`the bundle has ${entries.length} files: too many for a zip without ZIP64`);
   const start = offset;
   for (const c of central) await write(c);
   await write(endRecord(entries.length, offset - start, start));
+  await flush();
   return { sha256: hash.digest('hex'), bytes: offset };
 }
 
@@ -169,7 +216,7 @@ function endRecord(count: number, size: number, offset: number): Buffer {
 }
 
 /** `fn` over `items` with at most `limit` running at once, results in order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
