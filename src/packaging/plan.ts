@@ -103,3 +103,25 @@ export function fmt(bytes: number): string {
   if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${bytes} B`;
 }
+
+const DEPENDENCY_BYTECODE = /(^|\/)__pycache__\/[^/]+\.pyc$/;
+
+/**
+ * The dependencies' bytecode is an optimisation, never a reason to refuse a bundle: when what cannot
+ * be offloaded (dependencies and handler) is over the unzipped limit with the dependencies' .pyc
+ * files and within it without them, they are left out and the returned warning says so (every cold
+ * start then compiles what it imports). Otherwise `files` is returned as it is.
+ */
+export function fitBytecode(files: PlannedFile[], unzippedLimit: number | undefined): { files: PlannedFile[]; warning?: string } {
+  if (unzippedLimit === undefined) return { files };
+  const fixed = files.filter((f) => f.origin !== 'model').reduce((n, f) => n + f.size, 0);
+  const bytecode = files.filter((f) => f.origin === 'deps' && DEPENDENCY_BYTECODE.test(f.name));
+  const pycBytes = bytecode.reduce((n, f) => n + f.size, 0);
+  if (fixed <= unzippedLimit || pycBytes === 0 || fixed - pycBytes > unzippedLimit) return { files };
+  const drop = new Set(bytecode);
+  return {
+    files: files.filter((f) => !drop.has(f)),
+    warning: `the dependencies' bytecode (${fmt(pycBytes)} in ${bytecode.length} file${bytecode.length === 1 ? '' : 's'}) is left out: with it the dependencies and handler are ${fmt(fixed)} unzipped, over the ${fmt(unzippedLimit)} limit; every cold start compiles the modules it imports. A container image has room for it`,
+  };
+}
+

@@ -15,7 +15,7 @@ import { inspectPickleFile, PickleFormatError } from '../../packaging/detect/pic
 import { findArchMismatches } from '../../packaging/elf.js';
 import { checkLimits, limitOf, MB, type LimitCheck } from '../../packaging/limits.js';
 import type { PackagedBundle, UploadRouteId } from '../../packaging/packaged.js';
-import { heaviest, planOffload, type OffloadItem, type PlannedFile } from '../../packaging/plan.js';
+import { fitBytecode, heaviest, planOffload, type OffloadItem, type PlannedFile } from '../../packaging/plan.js';
 import { compileFiles } from '../../packaging/bytecode.js';
 import { findInterpreter } from '../../packaging/interpreter.js';
 import { handlerFiles, handlerVersionOf, renderSettings, type PinnedArtifact } from '../../packaging/render.js';
@@ -95,7 +95,9 @@ export async function packageModel(o: PackageOptions): Promise<PackageOutcome> {
   // Digests are remembered by (path, size, mtime, inode) in the project's state: unchanged files are not read again.
   const digests = await Digests.open(join(o.loaded.dir, '.mlserve', 'state', 'digests.json'));
   const modelHashes = await o.reporter.step('Hashing model files', async () => new Map(await Promise.all(scan.files.map(async (f) => [f.rel, (await digests.of(f.abs)).sha256] as const))));
-  const files = await plannedFiles(target, scan, depFiles, inputs.compiler, o.env);
+  const fitted = fitBytecode(await plannedFiles(target, scan, depFiles, inputs.compiler, o.env), limitOf(platform.limits, 'unzipped', 'error'));
+  if (fitted.warning) warnings.push(fitted.warning);
+  const files = fitted.files;
   const { config, stage } = o.loaded;
   const plan = planOffload(
     files,
