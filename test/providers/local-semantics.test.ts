@@ -1,7 +1,8 @@
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startServe } from '../helpers/cli.js';
+import { processesIn } from '../helpers/processes.js';
 import { packagingEnv, project } from '../helpers/project.js';
 import type { BuiltModel } from '../helpers/python.js';
 
@@ -30,20 +31,6 @@ def predict(model, inputs):
         time.sleep(0.3)
     return [sum(row) for row in inputs]
 `;
-
-/** PIDs of live processes whose working directory is inside `dir` (the workers of a store). */
-function processesIn(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return readlinkSync(`/proc/${p}/cwd`).startsWith(dir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 const post = (url: string, first: number) =>
   fetch(`${url}/v1/models/iris:predict`, { method: 'POST', body: JSON.stringify({ instances: [[first, 1, 1, 1]] }) });

@@ -155,19 +155,20 @@ export class WorkerPool {
   ) {}
 
   /**
-   * Start every worker ahead of traffic, in parallel, so the first burst meets no cold start; resolves
-   * when all are ready, or with the first failure (then none is kept). initMs is the slowest start.
+   * Start every worker ahead of traffic, in parallel; resolves when the first is ready (or failed to
+   * start), so serve answers as soon as one can while the rest finish their init: a request that
+   * comes meanwhile waits for a warm worker instead of starting another cold one.
    */
   async prewarm(): Promise<{ ok: true; initMs: number } | { ok: false; error: FunctionError }> {
     const workers = Array.from({ length: this.size - this.workers.size }, () => this.spawn());
-    const results = await Promise.all(workers.map((w) => w.ready));
-    const failed = results.find((r) => !r.ok);
-    if (failed) {
-      await Promise.all(workers.map((w) => this.retire(w)));
-      return failed;
-    }
-    for (const w of workers) this.release(w);
-    return { ok: true, initMs: Math.max(0, ...results.map((r) => (r.ok ? r.initMs : 0))) };
+    const settled = workers.map((w) =>
+      w.ready.then(async (ready) => {
+        if (ready.ok) this.release(w);
+        else await this.retire(w);
+        return ready;
+      }),
+    );
+    return Promise.race(settled);
   }
 
   pids(): number[] {
