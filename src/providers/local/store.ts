@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { MlserveError } from '../../core/errors.js';
 import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
 import type { AliasRecord } from '../alias.js';
-import { extractZip } from '../../packaging/extract.js';
 
 /** What is recorded with each local version (inside its directory). */
 export interface LocalVersion {
@@ -61,6 +59,8 @@ export class LocalStore {
    */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(dirname(this.root), { recursive: true });
+    // Loaded here, like the zip reader below: `serve` and `invoke` never lock or extract.
+    const { default: lockfile } = await import('proper-lockfile');
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(this.root, { realpath: false, lockfilePath: `${this.root}.lock`, stale: 60_000, retries: { retries: 600, minTimeout: 50, maxTimeout: 250 } });
@@ -81,6 +81,7 @@ export class LocalStore {
     await mkdir(this.versionsDir, { recursive: true });
     await this.removeLeftovers();
     const tmp = join(this.versionsDir, `next.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const { extractZip } = await import('../../packaging/extract.js');
     await extractZip(zipPath, tmp);
     const next = ((await this.list()).at(-1)?.version ?? 0) + 1;
     const version: LocalVersion = { ...meta, version: next, created: new Date().toISOString() };
