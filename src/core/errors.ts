@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'PROVIDER_CONFIG'
   | 'PROVIDER_ERROR'
   | 'NOT_OWNED'
+  | 'REGISTRY_ERROR'
   | 'INTERNAL';
 
 /** Codes that mean "the user asked for something malformed": exit 2. */

@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeLayer, type LayerEntry } from '../../src/packaging/image/layer.js';
+import { buildImage, writeLayout, type BuiltImage } from '../../src/packaging/image/oci.js';
+import { pushImage, registryBase } from '../../src/packaging/image/registry.js';
+import { startRegistry, type Registry } from '../helpers/registry.js';
+import { tempDir } from '../helpers/python.js';
+
+/** A small tree with what a real dependency set has: a path over 100 bytes, an executable, nesting. */
+function tree(): { dir: string; entries: LayerEntry[] } {
+  const dir = tempDir('layer-src-');
+  const long = `site/${'deeply_nested_package/'.repeat(5)}module_with_a_rather_long_name.py`;
+  const files: [string, string, number][] = [
+    ['var/task/mlserve_handler.py', 'def handler(event, context):\n    return {"ok": True}\n', 0o644],
+    ['var/task/bin/run', '#!/bin/sh\necho run\n', 0o755],
+    [`var/task/${long}`, 'VALUE = 42\n', 0o600],
+  ];
+  const entries = files.map(([name, text, mode]) => {
+    const abs = join(dir, name.replaceAll('/', '_'));
+    writeFileSync(abs, text, { mode });
+    return { name, source: { path: abs }, size: Buffer.byteLength(text), mode };
+  });
+  // Given out of order: the layer sorts them.
+  return { dir, entries: entries.reverse() };
+}
+
+const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
+
+describe('OCI image layers and layout', () => {
+  it('the same files give the same layer digest, whatever their mtimes and the order given', async () => {
+    const { entries } = tree();
+    const out = tempDir('layers-');
+    const a = await writeLayer(entries, join(out, 'a.tar.gz'));
+    for (const e of entries) if ('path' in e.source) execFileSync('touch', ['-d', '2001-02-03', e.source.path]);
+    const b = await writeLayer([...entries].reverse(), join(out, 'b.tar.gz'));
+    expect(b).toMatchObject({ digest: a.digest, diffId: a.diffId, size: a.size });
+    expect(readFileSync(a.path).equals(readFileSync(b.path))).toBe(true);
+    // The tar lists every directory before its files, with fixed owners, modes and time.
+    const listing = execFileSync('tar', ['-tvzf', a.path, '--numeric-owner'], { encoding: 'utf8' }).trim().split('\n');
+    expect(listing[0]).toMatch(/^drwxr-xr-x 0\/0 +0 1970-01-01 00:00 var\/$/);
+    expect(listing.find((l) => l.endsWith('var/task/bin/run'))).toMatch(/^-rwxr-xr-x 0\/0 /);
+    expect(listing.find((l) => l.endsWith('module_with_a_rather_long_name.py'))).toMatch(/^-rw-r--r-- 0\/0 /);
+  });
+
+  it('skopeo and umoci, independent readers, read the image mlserve writes, and its files are intact', async () => {
+    const { entries } = tree();
+    const out = tempDir('image-');
+    const layer = await writeLayer(entries, join(out, 'layer.tar.gz'));
+    const image = buildImage({ architecture: 'amd64', cmd: ['mlserve_handler.handler'], env: { PYTHONPATH: '/var/task' }, workingDir: '/var/task', layers: [{ layer, createdBy: 'mlserve: handler' }] });
+    expect(buildImage({ architecture: 'amd64', cmd: ['mlserve_handler.handler'], env: { PYTHONPATH: '/var/task' }, workingDir: '/var/task', layers: [{ layer, createdBy: 'mlserve: handler' }] }).manifestDigest).toBe(image.manifestDigest);
+    const layout = join(out, 'layout');
+    await writeLayout(layout, image, 'v1');
+
+    const inspect = json(execFileSync('skopeo', ['inspect', `oci:${layout}:v1`], { encoding: 'utf8' }));
+    expect(inspect).toMatchObject({ Digest: image.manifestDigest, Architecture: 'amd64', Os: 'linux', Layers: [layer.digest], Env: ['PYTHONPATH=/var/task'] });
+    const config = json(execFileSync('skopeo', ['inspect', '--config', `oci:${layout}:v1`], { encoding: 'utf8' }));
+    expect(config).toMatchObject({ config: { Cmd: ['mlserve_handler.handler'], WorkingDir: '/var/task' }, rootfs: { diff_ids: [layer.diffId] } });
+
+    const bundle = join(out, 'bundle');
+    mkdirSync(bundle);
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:v1`, join(bundle, 'unpacked')]);
+    const rootfs = join(bundle, 'unpacked/rootfs');
+    expect(readFileSync(join(rootfs, 'var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
+    expect(statSync(join(rootfs, 'var/task/bin/run')).mode & 0o777).toBe(0o755);
+    expect(execFileSync(join(rootfs, 'var/task/bin/run'), { encoding: 'utf8' })).toBe('run\n');
+    // umoci checks every blob against its digest while unpacking: a layout it unpacks is intact.
+  });
+});
+
+describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  async function image(text: string): Promise<BuiltImage> {
+    const out = tempDir('push-');
+    const { entries } = tree();
+    const deps = await writeLayer(entries, join(out, 'deps.tar.gz'));
+    const handler = await writeLayer([{ name: 'var/task/version.txt', source: { data: Buffer.from(text) }, size: Buffer.byteLength(text), mode: 0o644 }], join(out, 'handler.tar.gz'));
+    return buildImage({ architecture: 'amd64', cmd: ['mlserve_handler.handler'], env: {}, workingDir: '/var/task', layers: [{ layer: deps, createdBy: 'deps' }, { layer: handler, createdBy: 'handler' }] });
+  }
+
+  it('pushes what skopeo then reads back by the same digest; a second push sends nothing; a code change sends only its layer', async () => {
+    const first = await image('v1');
+    const pushed = await pushImage({ url: registry.url, repository: 'iris' }, first, 'v1');
+    expect(pushed).toMatchObject({ digest: first.manifestDigest, skipped: [] });
+    expect(pushed.uploaded).toHaveLength(3);
+    const inspect = json(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/iris:v1`], { encoding: 'utf8' }));
+    expect(inspect).toMatchObject({ Digest: first.manifestDigest, Layers: first.layers.map((l) => l.digest) });
+
+    const again = await pushImage({ url: registry.url, repository: 'iris' }, await image('v1'), 'v1');
+    expect(again).toEqual({ digest: first.manifestDigest, uploaded: [], skipped: [...first.layers.map((l) => l.digest), first.configDigest] });
+
+    const changed = await image('v2');
+    const second = await pushImage({ url: registry.url, repository: 'iris' }, changed, 'v2');
+    expect(second.skipped).toEqual([first.layers[0]!.digest]);
+    expect(second.uploaded).toEqual([changed.layers[1]!.digest, changed.configDigest]);
+
+    // An independent copy out of the registry unpacks to the files that went in.
+    const layout = join(tempDir('copy-'), 'layout');
+    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/iris:v2`, `oci:${layout}:v2`], { stdio: 'ignore' });
+    const unpacked = join(tempDir('unpack-'), 'bundle');
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:v2`, unpacked]);
+    expect(readFileSync(join(unpacked, 'rootfs/var/task/version.txt'), 'utf8')).toBe('v2');
+    expect(readFileSync(join(unpacked, 'rootfs/var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
+  });
+
+  it('refuses plain HTTP beyond loopback, and names the registry it cannot reach', async () => {
+    expect(() => registryBase('http://registry.example.com')).toThrow(/plain HTTP is allowed only to a loopback address/);
+    expect(registryBase('123456789012.dkr.ecr.us-east-1.amazonaws.com')).toBe('https://123456789012.dkr.ecr.us-east-1.amazonaws.com');
+    const closed = `http://127.0.0.1:${(await import('../helpers/moto.js').then((m) => m.freePort()))}`;
+    await expect(pushImage({ url: closed, repository: 'iris' }, await image('x'), 'x')).rejects.toMatchObject({ code: 'REGISTRY_ERROR', message: expect.stringContaining('cannot reach the registry at 127.0.0.1') });
+  });
+});
+
