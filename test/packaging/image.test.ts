@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLayer, type LayerEntry } from '../../src/packaging/image/layer.js';
 import { buildImage, writeLayout, type BuiltImage } from '../../src/packaging/image/oci.js';
+import { parseReference, pullImage } from '../../src/packaging/image/pull.js';
 import { pushImage, registryBase } from '../../src/packaging/image/registry.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/python.js';
@@ -111,11 +112,55 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
     expect(readFileSync(join(unpacked, 'rootfs/var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
   });
 
+  it('builds on a base pulled by tag: pinned by digest, layers verified, its files, environment and entrypoint carried over', async () => {
+    // The base: what a Python base image holds, reduced to two files and its settings.
+    const out = tempDir('base-');
+    const text = (name: string, body: string, mode = 0o644) => ({ name, source: { data: Buffer.from(body) }, size: Buffer.byteLength(body), mode });
+    const baseLayer = await writeLayer([text('lambda-entrypoint.sh', '#!/bin/sh\nexec "$@"\n', 0o755), text('etc/os-release', 'ID=base\n')], join(out, 'base.tar.gz'));
+    const base = buildImage({ architecture: 'amd64', entrypoint: ['/lambda-entrypoint.sh'], cmd: ['sh'], env: { PATH: '/usr/local/bin:/usr/bin', LANG: 'C.UTF-8' }, workingDir: '/', layers: [{ layer: baseLayer, createdBy: 'base' }] });
+    await pushImage({ url: registry.url, repository: 'lambda/python' }, base, '3.11');
+
+    const pulled = await pullImage(`${registry.host}/lambda/python:3.11`, 'amd64', tempDir('pull-cache-'));
+    expect(pulled).toMatchObject({ manifestDigest: base.manifestDigest, reference: `${registry.host}/lambda/python@${base.manifestDigest}` });
+    expect(readFileSync(pulled.layers[0]!.path).equals(readFileSync(baseLayer.path))).toBe(true);
+    await expect(pullImage(`${registry.host}/lambda/python:3.11`, 'arm64', tempDir('pull-cache-'))).rejects.toThrow(/built for amd64, the target is arm64/);
+    await expect(pullImage(`${registry.host}/lambda/python@sha256:${'0'.repeat(64)}`, 'amd64', tempDir('pull-cache-'))).rejects.toMatchObject({ code: 'REGISTRY_ERROR' });
+
+    const handler = await writeLayer([text('var/task/mlserve_handler.py', 'def handler(e, c):\n    return 1\n')], join(out, 'handler.tar.gz'));
+    const spec = { architecture: 'amd64' as const, cmd: ['mlserve_handler.handler'], env: { LANG: 'en_US.UTF-8', MLSERVE: '1' }, workingDir: '/var/task', layers: [{ layer: handler, createdBy: 'mlserve: handler' }], base: pulled };
+    const app = buildImage(spec);
+    expect(buildImage(spec).manifestDigest).toBe(app.manifestDigest);
+    const pushed = await pushImage({ url: registry.url, repository: 'iris' }, app, 'v3');
+    // The base layer is sent to the app's repository too (a registry keeps blobs per repository).
+    expect(pushed.uploaded).toContain(baseLayer.digest);
+
+    const config = json(execFileSync('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${registry.host}/iris:v3`], { encoding: 'utf8' }));
+    expect(config).toMatchObject({
+      config: { Entrypoint: ['/lambda-entrypoint.sh'], Cmd: ['mlserve_handler.handler'], WorkingDir: '/var/task', Env: ['PATH=/usr/local/bin:/usr/bin', 'LANG=en_US.UTF-8', 'MLSERVE=1'] },
+      rootfs: { diff_ids: [baseLayer.diffId, handler.diffId] },
+    });
+    const layout = join(tempDir('copy-'), 'layout');
+    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/iris:v3`, `oci:${layout}:v3`], { stdio: 'ignore' });
+    const unpacked = join(tempDir('unpack-'), 'bundle');
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:v3`, unpacked]);
+    expect(readFileSync(join(unpacked, 'rootfs/etc/os-release'), 'utf8')).toBe('ID=base\n');
+    expect(readFileSync(join(unpacked, 'rootfs/var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
+  });
+
   it('refuses plain HTTP beyond loopback, and names the registry it cannot reach', async () => {
     expect(() => registryBase('http://registry.example.com')).toThrow(/plain HTTP is allowed only to a loopback address/);
     expect(registryBase('123456789012.dkr.ecr.us-east-1.amazonaws.com')).toBe('https://123456789012.dkr.ecr.us-east-1.amazonaws.com');
     const closed = `http://127.0.0.1:${(await import('../helpers/moto.js').then((m) => m.freePort()))}`;
     await expect(pushImage({ url: closed, repository: 'iris' }, await image('x'), 'x')).rejects.toMatchObject({ code: 'REGISTRY_ERROR', message: expect.stringContaining('cannot reach the registry at 127.0.0.1') });
+  });
+});
+
+describe('image references', () => {
+  it('reads registry, repository and tag or digest, and refuses a reference without a registry', () => {
+    expect(parseReference('public.ecr.aws/lambda/python:3.11')).toEqual({ registry: 'public.ecr.aws', repository: 'lambda/python', reference: '3.11' });
+    expect(parseReference(`127.0.0.1:5000/base@sha256:${'a'.repeat(64)}`)).toEqual({ registry: '127.0.0.1:5000', repository: 'base', reference: `sha256:${'a'.repeat(64)}` });
+    expect(parseReference('localhost/py')).toEqual({ registry: 'localhost', repository: 'py', reference: 'latest' });
+    expect(() => parseReference('python:3.11')).toThrow(/not a full image reference[\s\S]*/);
   });
 });
 

@@ -3,6 +3,10 @@ import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/fs.js';
 import type { Layer } from './layer.js';
+import type { BaseImage } from './pull.js';
+
+/** A layer as an image lists it: a blob on disk with its digest, size and diff ID. */
+export type ImageLayer = Pick<Layer, 'path' | 'digest' | 'size' | 'diffId'> & { mediaType?: string };
 
 export const MEDIA = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -21,6 +25,8 @@ export interface ImageSpec {
   workingDir: string;
   /** One line per layer for `history` (what `docker history` and registries show). */
   layers: { layer: Layer; createdBy: string }[];
+  /** The image these layers go on top of (its layers, environment and history carry over). */
+  base?: BaseImage;
 }
 
 /** A built image: its manifest and config as the exact bytes that are pushed, and their digests. */
@@ -29,7 +35,7 @@ export interface BuiltImage {
   manifestDigest: string;
   config: Buffer;
   configDigest: string;
-  layers: Layer[];
+  layers: ImageLayer[];
 }
 
 /** A fixed creation time: the same inputs give the same config, hence the same image digest. */
@@ -40,31 +46,36 @@ const CREATED = '1970-01-01T00:00:00Z';
  * addresses them by the digest of these very bytes).
  */
 export function buildImage(spec: ImageSpec): BuiltImage {
+  const base = spec.base?.config;
+  const env = new Map((base?.config?.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  for (const [k, v] of Object.entries(spec.env)) env.set(k, v);
+  const entrypoint = spec.entrypoint ?? base?.config?.Entrypoint ?? undefined;
   const config = Buffer.from(
     JSON.stringify({
       created: CREATED,
       architecture: spec.architecture,
       os: 'linux',
       config: {
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-        ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
+        Env: [...env].map(([k, v]) => `${k}=${v}`),
+        ...(entrypoint ? { Entrypoint: entrypoint } : {}),
         Cmd: spec.cmd,
         WorkingDir: spec.workingDir,
       },
-      rootfs: { type: 'layers', diff_ids: spec.layers.map((l) => l.layer.diffId) },
-      history: spec.layers.map((l) => ({ created: CREATED, created_by: l.createdBy })),
+      rootfs: { type: 'layers', diff_ids: [...(base?.rootfs.diff_ids ?? []), ...spec.layers.map((l) => l.layer.diffId)] },
+      history: [...(base?.history ?? []), ...spec.layers.map((l) => ({ created: CREATED, created_by: l.createdBy }))],
     }),
   );
   const configDigest = digestOf(config);
+  const layers: ImageLayer[] = [...(spec.base?.layers ?? []), ...spec.layers.map((l) => l.layer)];
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MEDIA.manifest,
       config: { mediaType: MEDIA.config, digest: configDigest, size: config.length },
-      layers: spec.layers.map(({ layer }) => ({ mediaType: MEDIA.layer, digest: layer.digest, size: layer.size })),
+      layers: layers.map((l) => ({ mediaType: l.mediaType ?? MEDIA.layer, digest: l.digest, size: l.size })),
     }),
   );
-  return { manifest, manifestDigest: digestOf(manifest), config, configDigest, layers: spec.layers.map((l) => l.layer) };
+  return { manifest, manifestDigest: digestOf(manifest), config, configDigest, layers };
 }
 
 export function digestOf(data: Buffer): string {
