@@ -79,6 +79,15 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
     await registry?.stop();
   });
 
+  /** skopeo copies the image out of the registry into an OCI layout; umoci unpacks it (checking every digest). */
+  function copyAndUnpack(reference: string): string {
+    const layout = join(tempDir('copy-'), 'layout');
+    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${reference}`, `oci:${layout}:copy`], { stdio: 'ignore' });
+    const unpacked = join(tempDir('unpack-'), 'bundle');
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:copy`, unpacked]);
+    return unpacked;
+  }
+
   async function image(text: string): Promise<BuiltImage> {
     const out = tempDir('push-');
     const { entries } = tree();
@@ -104,10 +113,7 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
     expect(second.uploaded).toEqual([changed.layers[1]!.digest, changed.configDigest]);
 
     // An independent copy out of the registry unpacks to the files that went in.
-    const layout = join(tempDir('copy-'), 'layout');
-    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/iris:v2`, `oci:${layout}:v2`], { stdio: 'ignore' });
-    const unpacked = join(tempDir('unpack-'), 'bundle');
-    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:v2`, unpacked]);
+    const unpacked = copyAndUnpack(`${registry.host}/iris:v2`);
     expect(readFileSync(join(unpacked, 'rootfs/var/task/version.txt'), 'utf8')).toBe('v2');
     expect(readFileSync(join(unpacked, 'rootfs/var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
   });
@@ -139,10 +145,7 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
       config: { Entrypoint: ['/lambda-entrypoint.sh'], Cmd: ['mlserve_handler.handler'], WorkingDir: '/var/task', Env: ['PATH=/usr/local/bin:/usr/bin', 'LANG=en_US.UTF-8', 'MLSERVE=1'] },
       rootfs: { diff_ids: [baseLayer.diffId, handler.diffId] },
     });
-    const layout = join(tempDir('copy-'), 'layout');
-    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/iris:v3`, `oci:${layout}:v3`], { stdio: 'ignore' });
-    const unpacked = join(tempDir('unpack-'), 'bundle');
-    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:v3`, unpacked]);
+    const unpacked = copyAndUnpack(`${registry.host}/iris:v3`);
     expect(readFileSync(join(unpacked, 'rootfs/etc/os-release'), 'utf8')).toBe('ID=base\n');
     expect(readFileSync(join(unpacked, 'rootfs/var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
   });
