@@ -161,6 +161,7 @@ export class WorkerPool {
    */
   async prewarm(): Promise<{ ok: true; initMs: number } | { ok: false; error: FunctionError }> {
     const workers = Array.from({ length: this.size - this.workers.size }, () => this.spawn());
+    if (workers.length === 0) return { ok: true, initMs: 0 }; // already running: nothing to wait for
     const settled = workers.map((w) =>
       w.ready.then(async (ready) => {
         if (ready.ok) this.release(w);
