@@ -150,6 +150,39 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
     expect(readFileSync(join(unpacked, 'rootfs/var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
   });
 
+  it('answers a registry\'s Bearer challenge anonymously, as AWS\'s public gallery asks', async () => {
+    // A front that challenges like public.ecr.aws (401 + WWW-Authenticate: Bearer realm, service,
+    // scope; a token endpoint), then forwards authorised reads to the real registry behind it.
+    const { createServer } = await import('node:http');
+    const seen: string[] = [];
+    const front = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://front');
+      if (url.pathname === '/token') {
+        seen.push(`token ${url.searchParams.get('service')} ${url.searchParams.get('scope')}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'anon-123' }));
+        return;
+      }
+      if (req.headers.authorization !== 'Bearer anon-123') {
+        const port = (front.address() as { port: number }).port;
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="front",scope="repository:lambda/python:pull"` }).end();
+        return;
+      }
+      void fetch(`${registry.url}${req.url}`, { headers: { accept: req.headers.accept ?? '*/*' } }).then(async (r) => {
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream' }).end(Buffer.from(await r.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = buildImage({ architecture: 'amd64', cmd: ['sh'], env: {}, workingDir: '/', layers: [{ layer: await writeLayer(tree().entries, join(tempDir('anon-'), 'l.tar.gz')), createdBy: 'base' }] });
+      await pushImage({ url: registry.url, repository: 'lambda/python' }, base, 'anon');
+      const pulled = await pullImage(`127.0.0.1:${(front.address() as { port: number }).port}/lambda/python:anon`, 'amd64', tempDir('pull-cache-'));
+      expect(pulled.manifestDigest).toBe(base.manifestDigest);
+      expect(seen).toEqual(['token front repository:lambda/python:pull']);
+    } finally {
+      await new Promise((resolve) => front.close(resolve));
+    }
+  });
+
   it('refuses plain HTTP beyond loopback, and names the registry it cannot reach', async () => {
     expect(() => registryBase('http://registry.example.com')).toThrow(/plain HTTP is allowed only to a loopback address/);
     expect(registryBase('123456789012.dkr.ecr.us-east-1.amazonaws.com')).toBe('https://123456789012.dkr.ecr.us-east-1.amazonaws.com');
