@@ -140,9 +140,15 @@ async function writeAll(handle: FileHandle, entries: Prepared[]): Promise<{ sha2
   const flush = async () => {
     if (pendingBytes === 0) return;
     const batch = pending;
+    const total = pendingBytes;
     pending = [];
     pendingBytes = 0;
-    await handle.writev(batch);
+    const { bytesWritten } = await handle.writev(batch);
+    if (bytesWritten < total) {
+      // A short write is allowed by writev(2): write what is left.
+      let rest = Buffer.concat(batch).subarray(bytesWritten);
+      while (rest.length > 0) rest = rest.subarray((await handle.write(rest)).bytesWritten);
+    }
   };
   const write = async (chunk: Buffer) => {
     hash.update(chunk);

@@ -260,7 +260,12 @@ export class LocalProvider implements Provider {
     if (log.pending.length === 0) return;
     const text = log.pending.join('');
     log.pending.length = 0;
-    writeSync(log.fd, text);
+    try {
+      writeSync(log.fd, text);
+    } catch (error) {
+      // A full disk must not stop the endpoint: the lines are lost, and said to be.
+      this.ctx.reporter.warn(`could not append ${text.split('\n').length - 1} log line(s) to ${this.logFile}: ${(error as Error).message}`);
+    }
   }
 
   /** Write what is pending and close the log file. */
