@@ -1,4 +1,5 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -19,6 +20,7 @@ export interface AwsClients {
   sts: STSClient;
   logs: CloudWatchLogsClient;
   events: EventBridgeClient;
+  ecr: ECRClient;
 }
 
 /**
@@ -56,6 +58,7 @@ export function createClients(settings: AwsSettings, env: Record<string, string 
     sts: new STSClient({ ...common, ...endpoint('STS') }),
     logs: new CloudWatchLogsClient({ ...common, ...endpoint('CLOUDWATCH_LOGS') }),
     events: new EventBridgeClient({ ...common, ...endpoint('EVENTBRIDGE') }),
+    ecr: new ECRClient({ ...common, ...endpoint('ECR') }),
   };
 }
 
