@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createDeflateRaw, deflateRaw as deflateRawCb } from 'node:zlib';
+import { statIfExists } from '../core/fs.js';
 import { digestBuffer, type Digest, type Digests } from './digests.js';
 
 const deflateRaw = promisify(deflateRawCb);
@@ -78,10 +79,7 @@ async function prepare(input: ZipInput, o: { cacheDir: string; digests: Digests 
   const { digest, data } = await contentOf(input, o.digests);
   if (input.store) return { input, digest, method: 0, payload: input.source, compressedSize: digest.size };
   const cached = join(o.cacheDir, `deflate-${LEVEL}`, digest.sha256.slice(0, 2), digest.sha256);
-  const existing = await stat(cached).then((s) => s.size, (error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return -1;
-    throw error;
-  });
+  const existing = (await statIfExists(cached))?.size ?? -1;
   if (existing >= 0) {
     const keep = existing <= IN_MEMORY && take(budget, existing);
     return { input, digest, method: 8, payload: keep ? { data: await readFile(cached) } : { path: cached }, compressedSize: existing };

@@ -27,7 +27,7 @@ export const serveCommand: CommandBody = {
     const onLog = (line: string, source: string) => {
       if (ctx.options.debug || !line.startsWith('{"_aws"')) ctx.reporter.info(ctx.errStyle.dim(`[${source}] ${line}`));
     };
-    const { handle, target } = await serveModel({ ...providerContext(ctx, loaded, raw), port, ...(pinned !== undefined ? { version: pinned } : {}), onLog, onAccess: (line) => ctx.reporter.debug(line) });
+    const { handle, target } = await serveModel({ ...providerContext(ctx, loaded, raw), port, ...(pinned !== undefined ? { version: pinned } : {}), onLog, ...(ctx.options.debug ? { onAccess: (line: string) => ctx.reporter.debug(line) } : {}) });
     try {
       const info = { url: handle.url, stage: loaded.stage, version: pinned === undefined ? null : String(pinned), target, initMs: handle.initMs };
       ctx.io.stdout.write(ctx.options.json ? `${JSON.stringify({ ok: true, ...info })}\n` : `${handle.url}\n`);

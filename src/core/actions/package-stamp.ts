@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findConfig } from '../config/find.js';
-import { readTextIfExists, writeFileAtomic } from '../fs.js';
+import { DEFAULT_STAGE, STAGE_NAME } from '../config/ids.js';
+import { readTextIfExists, statIfExists, writeFileAtomic } from '../fs.js';
 import { scanModelDir, type ScanResult } from '../../packaging/scan.js';
 import type { PackageOutcome } from './package.js';
 
@@ -21,7 +22,6 @@ const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)/g;
 const SELF = fileURLToPath(import.meta.url);
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url));
-const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
 
 type Sig = [size: number, mtimeMs: number, ino: number] | null;
 
@@ -48,8 +48,8 @@ export interface StampKey {
 
 /** The last package's outcome when nothing it depends on has changed since; else undefined. */
 export async function reusedPackage(key: StampKey): Promise<PackageOutcome | undefined> {
-  const stage = key.stage ?? 'dev';
-  if (!STAGE.test(stage)) return undefined; // the full path reports the bad stage
+  const stage = key.stage ?? DEFAULT_STAGE;
+  if (!STAGE_NAME.test(stage)) return undefined; // the full path reports the bad stage
   const configFile = await findConfig(key.cwd, key.configPath);
   const text = await readTextIfExists(stampPath(dirname(configFile), stage, key.provider));
   if (text === undefined) return undefined;
@@ -114,14 +114,8 @@ function scanSig(scan: ScanResult): Stamp['scan'] {
 }
 
 async function sigOf(path: string): Promise<Sig> {
-  try {
-    const s = await stat(path);
-    return [s.size, s.mtimeMs, s.ino];
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw error;
-  }
+  const s = await statIfExists(path);
+  return s ? [s.size, s.mtimeMs, s.ino] : null;
 }
 
 const sigsOf = async (paths: string[]): Promise<[string, Sig][]> => Promise.all([...new Set(paths)].map(async (p) => [p, await sigOf(p)] as [string, Sig]));

@@ -1,6 +1,6 @@
-import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { MlserveError } from '../errors.js';
+import { statIfExists } from '../fs.js';
 
 // Kept apart from load.ts (YAML and schema): finding the config file is all that a command's fast
 // path needs before it knows whether the config must be parsed at all.
@@ -32,11 +32,5 @@ export async function findConfig(cwd: string, configPath?: string): Promise<stri
 
 /** Whether a regular file is there; only "not found" is false, any other failure is raised. */
 async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-    throw error;
-  }
+  return (await statIfExists(path))?.isFile() ?? false;
 }

@@ -8,3 +8,6 @@ export const PROVIDERS = ['local', 'aws', 'azure'] as const;
 export type ProviderId = (typeof PROVIDERS)[number];
 export const PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'] as const;
 export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
+/** The stage when none is given, and what a stage name may be (it goes into resource names). */
+export const DEFAULT_STAGE = 'dev';
+export const STAGE_NAME = /^[a-z][a-z0-9-]{0,19}$/;

@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { MlserveError } from '../errors.js';
 import { readTextIfExists, writeFileAtomic } from '../fs.js';
 import { findConfig } from './find.js';
+import { DEFAULT_STAGE, STAGE_NAME } from './ids.js';
 import type { Config } from './schema.js';
 
 export { CONFIG_FILENAMES, findConfig } from './find.js';
 
-export const DEFAULT_STAGE = 'dev';
-const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
+export { DEFAULT_STAGE } from './ids.js';
 
 /** A validated config and where it came from. */
 export interface LoadedConfig {
@@ -37,7 +37,7 @@ export interface LoadOptions {
 /** Load, interpolate, merge the stage, and validate (or reuse the last validation). Every problem is reported at once. */
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const stage = options.stage ?? DEFAULT_STAGE;
-  if (!STAGE.test(stage)) {
+  if (!STAGE_NAME.test(stage)) {
     throw new MlserveError('USAGE', `invalid stage name "${stage}"`, {
       hint: 'stage names are 1–20 lowercase letters, digits and dashes, starting with a letter, e.g. --stage prod',
     });

@@ -1,6 +1,7 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { MlserveError } from '../../core/errors.js';
+import { statIfExists } from '../../core/fs.js';
 import type { Framework } from '../../core/config/schema.js';
 import { inspectModelFile, missingCustomFunctions, MODEL_EXTENSIONS, type FileVerdict } from './inspect-file.js';
 
@@ -29,7 +30,7 @@ const MAX_DEPTH = 3;
  * and pickle opcodes only. `framework` settles ambiguity when the user already knows.
  */
 export async function detectModel(target: string, options: { framework?: Framework } = {}): Promise<Detection> {
-  const info = await stat(target).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  const info = await statIfExists(target);
   if (!info) {
     throw new MlserveError('MODEL_NOT_FOUND', `model path ${target} does not exist`, {
       hint: 'pass --model with the directory (or file) holding your model',
@@ -122,8 +123,5 @@ async function listCandidates(root: string): Promise<string[]> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
+  return (await statIfExists(path))?.isFile() ?? false;
 }

@@ -89,7 +89,7 @@ async function streamEntry(tar: ReturnType<typeof pack>, header: Parameters<Retu
 }
 
 /** A pass-through stream that hashes and counts what flows through it. */
-function digesting(): { stream: Transform; digest: () => string; bytes: () => number } {
+export function digesting(): { stream: Transform; digest: () => string; bytes: () => number } {
   const hash = createHash('sha256');
   let bytes = 0;
   const stream = new Transform({

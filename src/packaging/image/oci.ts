@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../core/fs.js';
+import { statIfExists, writeFileAtomic } from '../../core/fs.js';
 import type { Layer } from './layer.js';
 import type { BaseImage } from './pull.js';
 
@@ -92,11 +92,7 @@ export async function writeLayout(dir: string, image: BuiltImage, tag: string): 
   await mkdir(blobs, { recursive: true });
   const blobPath = (digest: string) => join(blobs, digest.slice('sha256:'.length));
   for (const layer of image.layers) {
-    const existing = await stat(blobPath(layer.digest)).then((s) => s.size, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return -1;
-      throw error;
-    });
-    if (existing !== layer.size) await copyFile(layer.path, blobPath(layer.digest));
+    if ((await statIfExists(blobPath(layer.digest)))?.size !== layer.size) await copyFile(layer.path, blobPath(layer.digest));
   }
   await writeFileAtomic(blobPath(image.configDigest), image.config);
   await writeFileAtomic(blobPath(image.manifestDigest), image.manifest);

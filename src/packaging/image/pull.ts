@@ -1,12 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { MlserveError } from '../../core/errors.js';
-import { registryBase } from './registry.js';
+import { statIfExists } from '../../core/fs.js';
+import { digesting } from './layer.js';
+import { digestOf } from './oci.js';
+import { call, registryBase } from './registry.js';
 
 /** A base image, pulled: pinned by its manifest digest, its config, and its layers in a local cache. */
 export interface BaseImage {
@@ -90,38 +93,28 @@ class RegistryClient {
   async manifest(reference: string): Promise<{ body: Buffer; digest: string }> {
     const response = await this.get(`manifests/${reference}`, { accept: ACCEPT });
     const body = Buffer.from(await response.arrayBuffer());
-    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const digest = digestOf(body);
     if (reference.startsWith('sha256:') && reference !== digest) throw tampered(`manifest ${reference}`, digest);
     return { body, digest };
   }
 
   async blob(digest: string): Promise<Buffer> {
     const body = Buffer.from(await (await this.get(`blobs/${digest}`)).arrayBuffer());
-    const actual = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const actual = digestOf(body);
     if (actual !== digest) throw tampered(`blob ${digest}`, actual);
     return body;
   }
 
   /** Download a blob to `path` (atomically), unless a file of its size is already there. */
   async download(digest: string, size: number, path: string): Promise<void> {
-    const existing = await stat(path).then((s) => s.size, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return -1;
-      throw error;
-    });
-    if (existing === size) return;
+    if ((await statIfExists(path))?.size === size) return;
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-    const hash = createHash('sha256');
-    const verify = new Transform({
-      transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-        hash.update(chunk);
-        callback(null, chunk);
-      },
-    });
+    const verify = digesting();
     const response = await this.get(`blobs/${digest}`);
     try {
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream), verify, createWriteStream(tmp));
-      const actual = `sha256:${hash.digest('hex')}`;
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream), verify.stream, createWriteStream(tmp));
+      const actual = verify.digest();
       if (actual !== digest) throw tampered(`layer ${digest}`, actual);
       await rename(tmp, path);
     } catch (error) {
@@ -132,10 +125,8 @@ class RegistryClient {
 
   private async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     const url = `${this.base}/v2/${this.repository}/${path}`;
-    const send = () => fetch(url, { headers: { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) } });
-    let response = await send().catch((error: unknown) => {
-      throw new MlserveError('REGISTRY_ERROR', `cannot reach the registry at ${new URL(url).host}: ${(error as Error).message}`, { hint: 'check image.base and your network', cause: error });
-    });
+    const send = () => call(url, { headers: { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) } });
+    let response = await send();
     if (response.status === 401 && !this.authorization) {
       this.authorization = await anonymousToken(response.headers.get('www-authenticate'));
       response = await send();
@@ -157,7 +148,7 @@ async function anonymousToken(challenge: string | null): Promise<string> {
   }
   const url = new URL(params.realm);
   for (const key of ['service', 'scope']) if (params[key]) url.searchParams.set(key, params[key]);
-  const response = await fetch(url);
+  const response = await call(url.toString());
   if (!response.ok) throw new MlserveError('REGISTRY_ERROR', `the registry's token service answered ${response.status}`, { hint: 'the base image may be private' });
   const body = (await response.json()) as { token?: string; access_token?: string };
   return `Bearer ${body.token ?? body.access_token ?? ''}`;

@@ -75,7 +75,8 @@ function fileBody(path: string): ReadableStream {
   return Readable.toWeb(createReadStream(path)) as ReadableStream;
 }
 
-async function call(url: string, init: RequestInit & { duplex?: 'half' }): Promise<Response> {
+/** fetch, with a failure to connect said as the registry's, naming its host. */
+export async function call(url: string, init: RequestInit & { duplex?: 'half' } = {}): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (error) {
