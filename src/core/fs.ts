@@ -34,8 +34,13 @@ export async function writeFileAtomic(
 
 /** A file's text, or undefined when it does not exist; any other failure (permissions, a directory) is raised. */
 export async function readTextIfExists(path: string): Promise<string | undefined> {
+  return (await readFileIfExists(path))?.toString('utf8');
+}
+
+/** A file's bytes, or undefined when it does not exist; any other failure is raised. */
+export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

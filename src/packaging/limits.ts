@@ -11,6 +11,8 @@ export interface LimitSpec {
   bytes: number;
   effect: 'error' | 'route' | 'warn';
   source: string;
+  /** The package type it applies to; undefined: every type. */
+  packageType?: 'zip' | 'image';
 }
 
 export interface LimitCheck {
@@ -25,10 +27,10 @@ export interface LimitCheck {
   source: string;
 }
 
-/** Compare measured sizes with a platform's limits. Missing measurements are skipped. */
-export function checkLimits(limits: LimitSpec[], actual: Partial<Record<string, number>>): LimitCheck[] {
+/** Compare measured sizes with a platform's limits for a package type. Missing measurements are skipped. */
+export function checkLimits(limits: LimitSpec[], actual: Partial<Record<string, number>>, packageType: 'zip' | 'image' = 'zip'): LimitCheck[] {
   return limits
-    .filter((l) => actual[l.id] !== undefined)
+    .filter((l) => actual[l.id] !== undefined && (l.packageType === undefined || l.packageType === packageType))
     .map((l) => {
       const value = actual[l.id]!;
       return { id: l.id, name: l.name, limit: l.bytes, actual: value, ok: value <= l.bytes, ratio: value / l.bytes, effect: l.effect, source: l.source };

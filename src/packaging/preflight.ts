@@ -66,7 +66,8 @@ export async function preflight(bundle: PackagedBundle, o: { sampleFile?: string
   const bundleDir = `${bundle.manifest}.preflight.d`;
   const dir = await mkdtemp(join(tmpdir(), 'mlserve-preflight-'));
   try {
-    await syncZip(bundle.path, bundleDir);
+    if (bundle.image) await (await import('./image/unpack.js')).unpackImage(bundle.image, bundleDir);
+    else await syncZip(bundle.path, bundleDir);
     const request = sample ? join(dir, 'request.json') : '-';
     if (sample) await writeFileAtomic(request, sample);
     const artifacts = Object.fromEntries(bundle.offload.map((a) => [a.path, a.abs]));

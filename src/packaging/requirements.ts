@@ -30,12 +30,13 @@ export function parseRequirements(text: string): Requirement[] {
     });
 }
 
-const FRAMEWORK_PACKAGE: Record<Framework, string | undefined> = {
-  sklearn: 'scikit-learn',
-  onnx: 'onnxruntime',
-  torchscript: 'torch',
-  keras: 'keras',
-  custom: undefined,
+/** What each loader imports. The handler's input checks use numpy, which torch (unlike the others) does not bring. */
+const FRAMEWORK_PACKAGES: Record<Framework, string[]> = {
+  sklearn: ['scikit-learn'],
+  onnx: ['onnxruntime'],
+  torchscript: ['torch', 'numpy'],
+  keras: ['keras'],
+  custom: [],
 };
 
 /**
@@ -52,8 +53,7 @@ export function resolveRequirements(
   const reqs = parseRequirements(text);
   const added: string[] = [];
   const pinned: string[] = [];
-  const pkg = FRAMEWORK_PACKAGE[framework];
-  const existing = pkg ? reqs.find((r) => r.name === pkg) : undefined;
+  const existing = framework === 'sklearn' ? reqs.find((r) => r.name === 'scikit-learn') : undefined;
   if (framework === 'sklearn' && sklearnVersion) {
     if (!existing) {
       reqs.push({ line: `scikit-learn==${sklearnVersion}`, name: 'scikit-learn', specifier: `==${sklearnVersion}` });
@@ -70,9 +70,11 @@ export function resolveRequirements(
         pinned.push(`scikit-learn==${sklearnVersion}`);
       }
     }
-  } else if (pkg && !existing) {
-    reqs.push({ line: pkg, name: pkg });
-    added.push(pkg);
+  } else {
+    for (const pkg of FRAMEWORK_PACKAGES[framework].filter((p) => !reqs.some((r) => r.name === p))) {
+      reqs.push({ line: pkg, name: pkg });
+      added.push(pkg);
+    }
   }
   return {
     text: reqs.map((r) => r.line).join('\n') + (reqs.length ? '\n' : ''),

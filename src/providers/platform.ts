@@ -26,6 +26,16 @@ export interface DoctorContext {
   hostPython?: string;
 }
 
+/** What a platform's container images look like. */
+export interface ImageSettings {
+  /** The base when image.base is not set, for a Python version, e.g. AWS's public.ecr.aws/lambda/python:3.11. */
+  defaultBase(python: string): string;
+  /** Where the code goes (Lambda: /var/task). */
+  taskRoot: string;
+  /** The command: the handler as module.function. */
+  handler: string;
+}
+
 /** How packaged code reaches the platform: in the deploy call, through object storage, or not at all (local). */
 export interface UploadRoute {
   id: UploadRouteId;
@@ -50,7 +60,10 @@ export interface Platform {
   maxPayloadBytes: number;
   artifactStore: { kind: 's3' | 'azure-blob' | 'local'; name: string };
   packageTypes: readonly ('zip' | 'image')[];
-  uploadRoute(zippedBytes: number | null): UploadRoute;
+  /** How the code reaches the platform: by the zip's size, or an image (through a registry). */
+  uploadRoute(zippedBytes: number | null, packageType?: 'zip' | 'image'): UploadRoute;
+  /** Container images (when `packageTypes` has 'image'): the default base, where code goes, the command. */
+  image?: ImageSettings;
   flags: ProviderFlag[];
   init: { fields: InitField[]; configSection(values: Record<string, string>): string[] };
   doctor(ctx: DoctorContext): Promise<Check[]>;

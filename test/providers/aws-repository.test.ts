@@ -36,8 +36,11 @@ describe('the app’s ECR repository (against moto)', () => {
     const policy = await client.send(new GetLifecyclePolicyCommand({ repositoryName: 'mlserve/iris' }));
     expect(JSON.parse(policy.lifecyclePolicyText!)).toEqual(JSON.parse(LIFECYCLE_POLICY));
 
-    expect(await deleteRepository(client, 'mlserve/iris')).toBe(true);
-    expect(await deleteRepository(client, 'mlserve/iris')).toBe(false);
+    // Another stage's destroy leaves it alone; this stage's deletes it, once.
+    expect(await deleteRepository(client, 'mlserve/iris', { ...TAGS, 'mlserve:stage': 'prod' })).toBe(false);
+    expect(await deleteRepository(client, 'mlserve/iris', TAGS, true)).toBe(true);
+    expect(await deleteRepository(client, 'mlserve/iris', TAGS)).toBe(true);
+    expect(await deleteRepository(client, 'mlserve/iris', TAGS)).toBe(false);
     await expect(client.send(new DescribeRepositoriesCommand({ repositoryNames: ['mlserve/iris'] }))).rejects.toMatchObject({ name: 'RepositoryNotFoundException' });
   });
 

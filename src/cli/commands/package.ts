@@ -10,7 +10,7 @@ import { table } from '../style.js';
 
 export const packageCommand: CommandBody = {
   description:
-    'Render the handler, install the requirements for the target platform (its Python, CPU architecture and glibc, never this machine’s), slim them, check every native library’s architecture, move oversized model files to object storage when the bundle would not fit, write a deterministic zip and its manifest, and report size against each limit.',
+    'Render the handler, install the requirements for the target platform (its Python, CPU architecture and glibc, never this machine’s), slim them, check every native library’s architecture, move oversized model files to object storage when the bundle would not fit, write a deterministic zip (or, for runtime.package image, a container image built without Docker) and its manifest, and report size against each limit.',
   options: [
     { flags: '--provider <provider>', description: 'target provider (default: the config’s)', choices: PROVIDERS },
     { flags: '--dry-run', description: 'plan and report, without writing the zip' },
@@ -53,6 +53,15 @@ function bar(ratio: number, style: Style): string {
   return ratio > 1 || ratio >= 0.9 ? style.red(text) : ratio >= 0.7 ? style.yellow(text) : style.green(text);
 }
 
+/** An image's digest, its pinned base, and mlserve's layers (size pushed, size unpacked, reused or built). */
+function imageLines(image: NonNullable<PackageResult['image']>, style: Style): string[] {
+  return [
+    `${style.bold('Image')}    ${image.digest}`,
+    `         on ${image.base}${image.requested !== image.base ? style.dim(` (${image.requested})`) : ''} · ${fmt(image.uncompressedBytes)} uncompressed`,
+    ...image.layers.map((l) => `         layer ${l.name.padEnd(12)} ${fmt(l.size).padStart(9)} gzip · ${fmt(l.uncompressedSize).padStart(9)} · ${l.files} files${l.reused ? style.dim(' (unchanged)') : ''}`),
+  ];
+}
+
 /** The human report: bundle, target, upload route, limits with headroom bars, biggest contributors. */
 export function renderReport(r: PackageResult, cwd: string, style: Style): string {
   const lines: string[] = [];
@@ -60,6 +69,8 @@ export function renderReport(r: PackageResult, cwd: string, style: Style): strin
   lines.push(`${style.bold('Bundle')}   ${b.path ? relative(cwd, b.path) || b.path : '(dry run: not written)'}${b.reused ? style.dim('  (unchanged, reused)') : ''}`);
   if (b.sha256) lines.push(`         sha256 ${b.sha256}`);
   lines.push(`         ${b.files} files · ${b.zippedBytes !== null ? `zipped ${fmt(b.zippedBytes)} · ` : ''}unzipped ${fmt(b.unzippedBytes)} · slimming saved ${fmt(r.dependencies.slimmedBytes)}`);
+  if (r.image) lines.push(...imageLines(r.image, style));
+  if (r.packageReason) lines.push(`         ${style.dim(`an image: ${r.packageReason}`)}`);
   lines.push(`${style.bold('Target')}   ${r.target.description}`);
   lines.push(`${style.bold('Upload')}   ${r.uploadDescription}`);
   if (r.limits.length > 0) {

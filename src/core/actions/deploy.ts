@@ -56,7 +56,7 @@ export async function deployModel(o: DeployOptions): Promise<DeployOutcome> {
   const { report, bundle } = await packageModel({ loaded: o.loaded, provider: o.provider, env: o.env, reporter: o.reporter, ...(o.signal ? { signal: o.signal } : {}) });
   assertWithinLimits(report);
   if (!bundle) throw new MlserveError('INTERNAL', 'packaging wrote no bundle');
-  const uploaded = platformOf(o.provider).uploadRoute(bundle.zippedBytes).id !== 'none';
+  const uploaded = platformOf(o.provider).uploadRoute(bundle.zippedBytes, bundle.packageType).id !== 'none';
   const checked = uploaded && o.preflight !== false ? await checkBundle(bundle, o) : null;
   const { provider: id, promote, preflight: _preflight, ...ctx } = o;
   const provider = await openProvider(id, ctx);

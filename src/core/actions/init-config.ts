@@ -23,6 +23,9 @@ export interface InitAnswers {
 
 const q = (v: string | number) => stringify(v).trimEnd();
 
+/** Frameworks whose runtimes never fit a zip: `init` chooses a container image for them. */
+const IMAGE_FRAMEWORKS: readonly Framework[] = ['torchscript', 'keras'];
+
 /** The config file text, commented so it documents itself. Pure: no I/O. */
 export function renderInitConfig(a: InitAnswers): string {
   const lines = [
@@ -41,6 +44,10 @@ export function renderInitConfig(a: InitAnswers): string {
     `  python: ${q(a.python)}        # the target's Python, never the host's`,
     `  arch: ${a.arch}        # x86_64 or arm64`,
     '  requirements: requirements.txt',
+    // torch and TensorFlow alone are several times Lambda's 250 MB unzipped limit.
+    ...(IMAGE_FRAMEWORKS.includes(a.framework)
+      ? ['  package: image        # a container image (10 GB): torch/TensorFlow outgrow a zip', '# image:', `#   base: public.ecr.aws/lambda/python:${a.python}   # any Python ${a.python} base image`]
+      : ['  package: auto         # zip, or an image when the zip cannot fit']),
     '',
     'resources:',
     `  memory: ${a.memory}          # MB, 128–10240`,
@@ -86,7 +93,7 @@ export function starterRequirements(framework: Framework, sklearnVersion?: strin
     case 'onnx':
       return 'onnxruntime\nnumpy\n';
     case 'torchscript':
-      return 'torch\n';
+      return 'torch\nnumpy\n';
     case 'keras':
       return '# Keras 3 needs a backend too: tensorflow, jax or torch\nkeras\ntorch\n';
     case 'custom':

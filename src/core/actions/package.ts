@@ -8,14 +8,15 @@ import { readTextIfExists, writeFileAtomic } from '../fs.js';
 import { findPython } from '../python.js';
 import type { Reporter } from '../reporter.js';
 import { userCacheDir } from '../cache-dir.js';
+import { assertImageFits, imageTarget, packageTypeOf, resolveBase, writePackageImage, type ResolvedBase } from './package-image.js';
 import { writeStamp } from './package-stamp.js';
 import { writeZip, type BundleEntry } from '../../packaging/bundle.js';
 import { Digests, type Digest } from '../../packaging/digests.js';
 import { inspectPickleFile, PickleFormatError } from '../../packaging/detect/pickle.js';
 import { findArchMismatches } from '../../packaging/elf.js';
 import { checkLimits, limitOf, MB, type LimitCheck } from '../../packaging/limits.js';
-import type { PackagedBundle, UploadRouteId } from '../../packaging/packaged.js';
-import { fitBytecode, heaviest, planOffload, type OffloadItem, type PlannedFile } from '../../packaging/plan.js';
+import type { PackagedBundle, PackagedImage, UploadRouteId } from '../../packaging/packaged.js';
+import { fitBytecode, heaviest, planOffload, type OffloadItem, type OffloadPlan, type PlannedFile } from '../../packaging/plan.js';
 import { compileFiles } from '../../packaging/bytecode.js';
 import { findInterpreter } from '../../packaging/interpreter.js';
 import { handlerFiles, handlerVersionOf, renderSettings, type PinnedArtifact } from '../../packaging/render.js';
@@ -41,6 +42,11 @@ export interface PackageOptions {
 
 /** What `mlserve package` reports (its --json document). */
 export interface PackageResult {
+  /** zip or image, and (an image) why, when runtime.package is auto. */
+  packageType: 'zip' | 'image';
+  packageReason?: string;
+  /** Set for images: the digest, the pinned base, and mlserve's layers with their sizes. */
+  image?: Omit<PackagedImage, 'layers'> & { layers: Omit<PackagedImage['layers'][number], 'path'>[] };
   bundle: { path: string | null; sha256: string | null; zippedBytes: number | null; unzippedBytes: number; files: number; reused: boolean };
   manifest: string | null;
   target: { provider: ProviderId; python: string; arch: string; platforms: string[]; description: string };
@@ -65,7 +71,12 @@ export interface PackageOutcome {
 interface Inputs {
   o: PackageOptions;
   platform: Platform;
+  /** The target the dependencies are built for (an image's: the base's glibc). */
   target: Target;
+  /** Set when this package is a container image: the base, pulled and inspected. */
+  image?: ResolvedBase;
+  /** Why it is an image. */
+  reason?: string;
   python: string;
   /** An interpreter of the target's Python, to compile bytecode with (undefined: none on this machine). */
   compiler: { path: string; version: string } | undefined;
@@ -76,12 +87,43 @@ interface Inputs {
 
 /**
  * `mlserve package`: scan → requirements → vendor for the target → render the handler → check
- * architectures → plan offload → zip (deterministic) → check limits → manifest. With `dryRun`
- * everything but the zip is done (dependencies are still resolved: sizes need them).
+ * architectures → plan offload → zip (deterministic) or container image → check limits → manifest.
+ * With `dryRun` everything but the zip or image is done (dependencies are still resolved: sizes need them).
  */
 export async function packageModel(o: PackageOptions): Promise<PackageOutcome> {
   const inputs = await gatherInputs(o);
-  const { platform, target, scan, warnings } = inputs;
+  const paths = bundlePaths(o.loaded, inputs.target.provider);
+  const choice = packageTypeOf(o.loaded.config, inputs.platform);
+  if (choice === 'image') await useImage(inputs, paths, 'runtime.package is image');
+  let prepared = await prepareFiles(inputs);
+  let plan: OffloadPlan;
+  try {
+    plan = planFor(inputs, prepared);
+  } catch (error) {
+    if (choice !== 'auto' || !(error instanceof MlserveError) || error.code !== 'BUNDLE_TOO_LARGE') throw error;
+    // auto: the zip cannot fit, so the package is an image (the report says why, with the figure).
+    await useImage(inputs, paths, `runtime.package is auto and the zip cannot fit: ${error.message}`);
+    prepared = await prepareFiles(inputs);
+    plan = planFor(inputs, prepared);
+  }
+  const { config, stage } = o.loaded;
+  const kind = inputs.platform.artifactStore.kind;
+  const artifacts: PinnedArtifact[] = plan.offload.map((a) => ({ path: a.path, sha256: a.sha256, bytes: a.bytes, location: { kind, key: a.key } }));
+  const modelSha256 = prepared.modelHashes.get(inputs.modelEntry)!;
+  const settings = Buffer.from(renderSettings(config, stage, modelSha256, artifacts));
+  const entries = [...plan.keep, { name: 'mlserve.json', data: settings, size: settings.length, mode: 0o644, mtimeMs: 0, origin: 'handler' as const }].sort((a, b) => compare(a.name, b.name));
+  const built = inputs.image ? await writeImage(inputs, prepared, entries, plan, paths) : await writeZipPackage(inputs, prepared, entries, plan, paths);
+  await prepared.digests.save(entries.flatMap((e) => (e.abs ? [e.abs] : [])).concat(inputs.scan.files.map((f) => f.abs)));
+  // Stamped only within every limit: a later unchanged run may then skip all of the above.
+  if (built.bundle && built.report.limits.every((l) => l.ok || l.effect !== 'error')) {
+    await writeStamp({ configFile: o.loaded.file, stage, provider: o.provider, modelDir: o.loaded.modelDir, scan: inputs.scan, read: prepared.reqs.read, env: o.env, outcome: built });
+  }
+  return built;
+}
+
+/** Requirements, dependencies vendored for the target, every planned file, and the model's hashes. */
+async function prepareFiles(inputs: Inputs) {
+  const { o, platform, target, scan, warnings } = inputs;
   const reqs = await requirementsFor(o.loaded, inputs.modelEntry, warnings);
   const deps = await o.reporter.step(`Installing dependencies for ${target.description}`, (progress) =>
     vendorDependencies({
@@ -92,44 +134,72 @@ export async function packageModel(o: PackageOptions): Promise<PackageOutcome> {
   if (deps.removedProvided.length) o.reporter.debug(`left out ${deps.removedProvided.join(', ')}: the ${platform.title} runtime provides them`);
   const depFiles = (await walkFiles(deps.dir)).filter((f) => f.rel !== '.mlserve-vendor.json');
   await assertArchitecture([...depFiles, ...scan.files], target);
+  const all = await plannedFiles(target, scan, depFiles, inputs.compiler, o.env);
+  // An image too large is refused here, before the model is hashed or anything is built or uploaded.
+  if (inputs.image) assertImageFits(all, inputs.image, limitOf(platform.limits, 'image', 'error'), deps.owners);
+  const fitted = inputs.image ? { files: all } : fitBytecode(all, limitOf(platform.limits, 'unzipped', 'error'));
+  if (fitted.warning) warnings.push(fitted.warning);
   // Digests are remembered by (path, size, mtime, inode) in the project's state: unchanged files are not read again.
   const digests = await Digests.open(join(o.loaded.dir, '.mlserve', 'state', 'digests.json'));
   const modelHashes = await o.reporter.step('Hashing model files', async () => new Map(await Promise.all(scan.files.map(async (f) => [f.rel, (await digests.of(f.abs)).sha256] as const))));
-  const fitted = fitBytecode(await plannedFiles(target, scan, depFiles, inputs.compiler, o.env), limitOf(platform.limits, 'unzipped', 'error'));
-  if (fitted.warning) warnings.push(fitted.warning);
-  const files = fitted.files;
+  return { reqs, deps, files: fitted.files, digests, modelHashes };
+}
+
+type Prepared = Awaited<ReturnType<typeof prepareFiles>>;
+
+/** Which model files leave the package for object storage (a zip over the unzipped limit; an image keeps them). */
+function planFor(inputs: Inputs, p: Prepared): OffloadPlan {
+  const { platform, o } = inputs;
   const { config, stage } = o.loaded;
-  const plan = planOffload(
-    files,
-    { unzippedLimit: limitOf(platform.limits, 'unzipped', 'error'), tmpLimit: limitOf(platform.limits, 'tmp'), ephemeralStorageMb: config.resources.ephemeralStorage, app: `${config.name}/${stage}` },
-    (f) => modelHashes.get(f.name.slice('model/'.length))!,
-    deps.owners,
+  const unzippedLimit = inputs.image ? undefined : limitOf(platform.limits, 'unzipped', 'error');
+  return planOffload(
+    p.files,
+    { unzippedLimit, tmpLimit: limitOf(platform.limits, 'tmp'), ephemeralStorageMb: config.resources.ephemeralStorage, app: `${config.name}/${stage}` },
+    (f) => p.modelHashes.get(f.name.slice('model/'.length))!,
+    p.deps.owners,
   );
-  const kind = platform.artifactStore.kind;
-  const artifacts: PinnedArtifact[] = plan.offload.map((a) => ({ path: a.path, sha256: a.sha256, bytes: a.bytes, location: { kind, key: a.key } }));
-  const modelSha256 = modelHashes.get(inputs.modelEntry)!;
-  const settings = Buffer.from(renderSettings(config, stage, modelSha256, artifacts));
-  const entries = [...plan.keep, { name: 'mlserve.json', data: settings, size: settings.length, mode: 0o644, mtimeMs: 0, origin: 'handler' as const }].sort((a, b) => compare(a.name, b.name));
-  const paths = bundlePaths(o.loaded, target.provider);
+}
+
+/** Switch this run to a container image: pull and inspect the base, retarget the wheels to its glibc. */
+async function useImage(inputs: Inputs, paths: BundlePaths, reason: string): Promise<void> {
+  const { o } = inputs;
+  inputs.image = await resolveBase(o.loaded.config, inputs.platform, paths.manifest, { env: o.env, reporter: o.reporter });
+  inputs.target = imageTarget(inputs.target, inputs.image);
+  inputs.reason = reason;
+  o.reporter.debug(`container image: ${reason}`);
+}
+
+/** The zip: written (or reused when its inputs are unchanged), its manifest, and the bundle a provider deploys. */
+async function writeZipPackage(inputs: Inputs, p: Prepared, entries: PlannedFile[], plan: OffloadPlan, paths: BundlePaths): Promise<PackageOutcome> {
+  const { o, target } = inputs;
   const handlerVersion = await handlerVersionOf();
   const fingerprint = fingerprintOf(entries, target, handlerVersion);
-  const written = o.dryRun ? undefined : await writeOrReuseZip(entries, paths, fingerprint, { reporter: o.reporter, digests, cacheDir: join(userCacheDir(o.env), 'zip') });
-  const report = buildReport({ inputs, entries, plan, deps, reqs, files, modelSha256, written, paths });
+  const written = o.dryRun ? undefined : await writeOrReuseZip(entries, paths, fingerprint, { reporter: o.reporter, digests: p.digests, cacheDir: join(userCacheDir(o.env), 'zip') });
+  const modelSha256 = p.modelHashes.get(inputs.modelEntry)!;
+  const report = buildReport({ inputs, entries, plan, deps: p.deps, reqs: p.reqs, files: p.files, modelSha256, written, paths });
   if (written?.entries) await writeManifest(paths.manifest, { fingerprint, handlerVersion, ...report }, written.entries);
-  await digests.save(entries.flatMap((e) => (e.abs ? [e.abs] : [])).concat(scan.files.map((f) => f.abs)));
   if (!written) return { report };
-  const outcome: PackageOutcome = {
-    report,
-    bundle: {
-      packageType: 'zip', path: paths.zip, manifest: paths.manifest, sha256: written.zip.sha256, zippedBytes: written.zip.bytes, unzippedBytes: report.bundle.unzippedBytes, files: entries.length,
-      upload: report.upload, offload: plan.offload, ephemeralStorageMb: plan.ephemeralStorageMb, modelSha256, target,
-    },
+  const bundle: PackagedBundle = {
+    packageType: 'zip', path: paths.zip, manifest: paths.manifest, sha256: written.zip.sha256, zippedBytes: written.zip.bytes, unzippedBytes: report.bundle.unzippedBytes, files: entries.length,
+    upload: report.upload, offload: plan.offload, ephemeralStorageMb: plan.ephemeralStorageMb, modelSha256, target,
   };
-  // Stamped only within every limit: a later unchanged run may then skip all of the above.
-  if (report.limits.every((l) => l.ok || l.effect !== 'error')) {
-    await writeStamp({ configFile: o.loaded.file, stage, provider: o.provider, modelDir: o.loaded.modelDir, scan, read: reqs.read, env: o.env, outcome });
-  }
-  return outcome;
+  return { report, bundle };
+}
+
+/** The image: built into an OCI layout (unchanged layers reused), its manifest, and the bundle a provider pushes. */
+async function writeImage(inputs: Inputs, p: Prepared, entries: PlannedFile[], plan: OffloadPlan, paths: BundlePaths): Promise<PackageOutcome> {
+  const { o, target } = inputs;
+  const base = inputs.image!;
+  const image = o.dryRun ? undefined : await writePackageImage(entries, base, { layout: paths.layout, tag: o.loaded.stage, arch: target.arch, env: o.env, digests: p.digests, reporter: o.reporter });
+  const modelSha256 = p.modelHashes.get(inputs.modelEntry)!;
+  const report = buildReport({ inputs, entries, plan, deps: p.deps, reqs: p.reqs, files: p.files, modelSha256, written: undefined, paths, image });
+  if (!image) return { report };
+  await writeFileAtomic(paths.manifest, `${JSON.stringify({ handlerVersion: await handlerVersionOf(), ...report, files: entries.map((e) => ({ path: e.name, size: e.size })) }, null, 2)}\n`);
+  const bundle: PackagedBundle = {
+    packageType: 'image', path: paths.layout, manifest: paths.manifest, sha256: image.digest.slice('sha256:'.length), zippedBytes: image.layers.reduce((n, l) => n + l.size, 0),
+    unzippedBytes: report.bundle.unzippedBytes, files: entries.length, upload: report.upload, offload: plan.offload, ephemeralStorageMb: plan.ephemeralStorageMb, modelSha256, target, image,
+  };
+  return { report, bundle };
 }
 
 /** The platform, this machine's Python, the target, and the scanned model directory. */
@@ -181,9 +251,16 @@ async function plannedFiles(
   return files;
 }
 
-function bundlePaths(loaded: LoadedConfig, provider: ProviderId): { zip: string; manifest: string } {
+interface BundlePaths {
+  zip: string;
+  manifest: string;
+  /** The OCI image layout directory (images). */
+  layout: string;
+}
+
+function bundlePaths(loaded: LoadedConfig, provider: ProviderId): BundlePaths {
   const base = join(loaded.dir, '.mlserve', 'build', `${loaded.config.name}-${loaded.stage}-${provider}`);
-  return { zip: `${base}.zip`, manifest: `${base}.manifest.json` };
+  return { zip: `${base}.zip`, manifest: `${base}.manifest.json`, layout: `${base}.oci` };
 }
 
 function fingerprintOf(entries: PlannedFile[], target: Target, handlerVersion: string): string {
@@ -201,7 +278,8 @@ interface ReportParts {
   files: PlannedFile[];
   modelSha256: string;
   written: { zip: { sha256: string; bytes: number }; reused: boolean } | undefined;
-  paths: { zip: string; manifest: string };
+  paths: BundlePaths;
+  image?: PackagedImage | undefined;
 }
 
 /** Limits, warnings, upload route and the biggest contributors, as `package` reports them. */
@@ -209,8 +287,10 @@ function buildReport(p: ReportParts): PackageResult {
   const { platform, target, scan, warnings } = p.inputs;
   const zip = p.written?.zip;
   const unzippedBytes = p.entries.reduce((n, f) => n + f.size, 0);
-  const offloadBytes = p.plan.offload.reduce((n, a) => n + a.bytes, 0);
-  const limits = checkLimits(platform.limits, { ...(zip ? { zipped: zip.bytes } : {}), unzipped: unzippedBytes, tmp: p.plan.ephemeralStorageMb * MB, image: unzippedBytes + offloadBytes });
+  const base = p.inputs.image;
+  const imageBytes = p.image?.uncompressedBytes ?? (base ? base.runtime.uncompressedBytes + unzippedBytes : undefined);
+  const measured = { ...(zip ? { zipped: zip.bytes } : {}), unzipped: unzippedBytes, tmp: p.plan.ephemeralStorageMb * MB, ...(imageBytes !== undefined ? { image: imageBytes } : {}) };
+  const limits = checkLimits(platform.limits, measured, base ? 'image' : 'zip');
   for (const l of limits) {
     if (l.ok && l.ratio >= 0.7 && l.effect !== 'route') warnings.push(`${l.name} is at ${Math.round(l.ratio * 100)}% of its limit`);
     if (!l.ok && l.effect === 'warn') warnings.push(`${l.name} exceeds ${l.limit} bytes (${l.source})`);
@@ -218,11 +298,22 @@ function buildReport(p: ReportParts): PackageResult {
   if (p.plan.offload.length > 0) {
     warnings.push(`${p.plan.offload.length} model file(s) move to ${platform.artifactStore.name} so the bundle fits (unzipped ${p.plan.unzippedBefore.toLocaleString('en-US')} bytes > ${limitOf(platform.limits, 'unzipped', 'error')?.toLocaleString('en-US')}); /tmp raised to ${p.plan.ephemeralStorageMb} MB`);
   }
-  const route = platform.uploadRoute(zip?.bytes ?? null);
+  const route = platform.uploadRoute(zip?.bytes ?? null, base ? 'image' : 'zip');
   const kind = platform.artifactStore.kind;
+  const image = p.image ? { ...p.image, layers: p.image.layers.map(({ path: _path, ...l }) => l) } : undefined;
   return {
-    bundle: { path: zip ? p.paths.zip : null, sha256: zip?.sha256 ?? null, zippedBytes: zip?.bytes ?? null, unzippedBytes, files: p.entries.length, reused: p.written?.reused ?? false },
-    manifest: zip ? p.paths.manifest : null,
+    packageType: base ? 'image' : 'zip',
+    ...(p.inputs.reason ? { packageReason: p.inputs.reason } : {}),
+    ...(image ? { image } : {}),
+    bundle: {
+      path: zip ? p.paths.zip : p.image ? p.paths.layout : null,
+      sha256: zip?.sha256 ?? p.image?.digest.slice('sha256:'.length) ?? null,
+      zippedBytes: zip?.bytes ?? p.image?.layers.reduce((n, l) => n + l.size, 0) ?? null,
+      unzippedBytes,
+      files: p.entries.length,
+      reused: p.written?.reused ?? (p.image ? p.image.layers.every((l) => l.reused) : false),
+    },
+    manifest: zip || p.image ? p.paths.manifest : null,
     target: { provider: target.provider, python: target.python, arch: target.arch, platforms: target.platforms, description: target.description },
     upload: route.id,
     uploadDescription: route.description,

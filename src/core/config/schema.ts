@@ -8,9 +8,9 @@ import { z } from 'zod';
  * /tmp 512–10,240 MB; environment variables ≤ 4 KB in all).
  */
 
-import { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS } from './ids.js';
+import { ARCHITECTURES, FRAMEWORKS, PACKAGE_TYPES, PROVIDERS, PYTHON_VERSIONS } from './ids.js';
 
-export { ARCHITECTURES, FRAMEWORKS, PROVIDERS, PYTHON_VERSIONS, type Framework, type ProviderId } from './ids.js';
+export { ARCHITECTURES, FRAMEWORKS, PACKAGE_TYPES, PROVIDERS, PYTHON_VERSIONS, type Framework, type ProviderId } from './ids.js';
 
 const int = (min: number, max: number, unit: string) =>
   z
@@ -49,6 +49,10 @@ const runtime = z
       .min(1)
       .default('requirements.txt')
       .describe('pip requirements file, relative to the model directory.'),
+    package: z
+      .enum(PACKAGE_TYPES)
+      .default('auto')
+      .describe('zip, image (a container image, up to 10 GB on Lambda), or auto (default): a zip unless it cannot fit, then an image.'),
   })
   .prefault({})
   .describe('The Python runtime the endpoint runs on (the target, never the host).');
@@ -144,6 +148,17 @@ const azure = z
   .prefault({})
   .describe('Azure Functions settings.');
 
+const image = z
+  .strictObject({
+    base: z
+      .string()
+      .regex(/^[^\s/]+\/[^\s]+$/, { error: 'expected a full image reference such as public.ecr.aws/lambda/python:3.11' })
+      .optional()
+      .describe('Base image for runtime.package image: any registry (plain HTTP only on loopback), by tag or @sha256 digest. Default: AWS’s Lambda Python base for runtime.python. Its Python must equal runtime.python; its glibc decides the wheels.'),
+  })
+  .prefault({})
+  .describe('Container image settings (runtime.package image or auto).');
+
 const local = z
   .strictObject({
     port: int(0, 65535, 'port').default(8080).describe('Port `mlserve serve` listens on (127.0.0.1).'),
@@ -188,6 +203,7 @@ const shape = {
   triggers,
   environment,
   tags,
+  image,
   aws,
   azure,
   local,

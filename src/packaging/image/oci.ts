@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MlserveError } from '../../core/errors.js';
 import { statIfExists, writeFileAtomic } from '../../core/fs.js';
 import type { Layer } from './layer.js';
 import type { BaseImage } from './pull.js';
@@ -92,7 +93,7 @@ export async function writeLayout(dir: string, image: BuiltImage, tag: string): 
   await mkdir(blobs, { recursive: true });
   const blobPath = (digest: string) => join(blobs, digest.slice('sha256:'.length));
   for (const layer of image.layers) {
-    if ((await statIfExists(blobPath(layer.digest)))?.size !== layer.size) await copyFile(layer.path, blobPath(layer.digest));
+    if ((await statIfExists(blobPath(layer.digest)))?.size !== layer.size) await linkOrCopy(layer.path, blobPath(layer.digest));
   }
   await writeFileAtomic(blobPath(image.configDigest), image.config);
   await writeFileAtomic(blobPath(image.manifestDigest), image.manifest);
@@ -103,4 +104,41 @@ export async function writeLayout(dir: string, image: BuiltImage, tag: string): 
     manifests: [{ mediaType: MEDIA.manifest, digest: image.manifestDigest, size: image.manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
   };
   await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
+}
+
+/**
+ * A hard link when source and layout share a file system (no multi-GB copy), else a copy. What is
+ * at `to` (a blob of the wrong size) is removed first, never written through: it may be a link.
+ */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await rm(to, { force: true });
+  try {
+    await link(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw error;
+    await copyFile(from, to);
+  }
+}
+
+/**
+ * Read back the image `writeLayout` wrote under `tag`: its manifest and config bytes (checked
+ * against their digests) and each layer's blob path, as `pushImage` takes them.
+ */
+export async function readLayout(dir: string, tag: string): Promise<BuiltImage> {
+  const blobPath = (digest: string) => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+  if (!entry) throw new MlserveError('INTERNAL', `the image layout ${dir} has no image tagged ${tag}`, { hint: 'run `mlserve package` again' });
+  const verified = async (digest: string) => {
+    const data = await readFile(blobPath(digest));
+    if (digestOf(data) !== digest) throw new MlserveError('INTERNAL', `blob ${digest} in ${dir} does not match its digest`, { hint: 'the layout was changed after mlserve wrote it: run `mlserve package` again' });
+    return data;
+  };
+  const manifest = await verified(entry.digest);
+  const parsed = JSON.parse(manifest.toString('utf8')) as { config: { digest: string }; layers: { digest: string; size: number; mediaType: string }[] };
+  const config = await verified(parsed.config.digest);
+  const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+  const layers = parsed.layers.map((l, i) => ({ path: blobPath(l.digest), digest: l.digest, size: l.size, diffId: diffIds[i]!, mediaType: l.mediaType }));
+  return { manifest, manifestDigest: entry.digest, config, configDigest: parsed.config.digest, layers };
 }

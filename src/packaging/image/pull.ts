@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { MlserveError } from '../../core/errors.js';
-import { statIfExists } from '../../core/fs.js';
+import { readFileIfExists, statIfExists, writeFileAtomic } from '../../core/fs.js';
 import { digesting } from './layer.js';
 import { digestOf } from './oci.js';
 import { call, registryBase } from './registry.js';
@@ -46,11 +46,12 @@ interface Manifest {
  * Pull `reference` (`host/repo:tag` or `host/repo@sha256:…`) for `architecture`: the manifest (from
  * an index, the entry for linux/<architecture>), the config, and each layer into `cacheDir` by its
  * digest, verified while it downloads. Anonymous pulls answer the registry's Bearer challenge (as
- * AWS's public gallery asks). The returned manifest digest pins the base for the next build.
+ * AWS's public gallery asks). The returned manifest digest pins the base for the next build; a base
+ * pulled by a digest whose manifest, config and layers are all in the cache needs no network.
  */
 export async function pullImage(reference: string, architecture: 'amd64' | 'arm64', cacheDir: string): Promise<BaseImage> {
   const ref = parseReference(reference);
-  const client = new RegistryClient(ref.registry, ref.repository);
+  const client = new RegistryClient(ref.registry, ref.repository, join(cacheDir, 'blobs', 'sha256'));
   let { body, digest } = await client.manifest(ref.reference);
   let manifest = JSON.parse(body.toString('utf8')) as Manifest;
   if (manifest.manifests) {
@@ -86,23 +87,39 @@ class RegistryClient {
   private readonly base: string;
   private authorization: string | undefined;
 
-  constructor(registry: string, private readonly repository: string) {
+  constructor(
+    registry: string,
+    private readonly repository: string,
+    private readonly blobs: string,
+  ) {
     this.base = registryBase(['127.0.0.1', 'localhost', '[::1]'].some((h) => registry.startsWith(h)) ? `http://${registry}` : `https://${registry}`);
   }
 
   async manifest(reference: string): Promise<{ body: Buffer; digest: string }> {
+    const cached = reference.startsWith('sha256:') ? await this.cached(reference) : undefined;
+    if (cached) return { body: cached, digest: reference };
     const response = await this.get(`manifests/${reference}`, { accept: ACCEPT });
     const body = Buffer.from(await response.arrayBuffer());
     const digest = digestOf(body);
     if (reference.startsWith('sha256:') && reference !== digest) throw tampered(`manifest ${reference}`, digest);
+    await writeFileAtomic(join(this.blobs, digest.slice('sha256:'.length)), body);
     return { body, digest };
   }
 
   async blob(digest: string): Promise<Buffer> {
+    const cached = await this.cached(digest);
+    if (cached) return cached;
     const body = Buffer.from(await (await this.get(`blobs/${digest}`)).arrayBuffer());
     const actual = digestOf(body);
     if (actual !== digest) throw tampered(`blob ${digest}`, actual);
+    await writeFileAtomic(join(this.blobs, digest.slice('sha256:'.length)), body);
     return body;
+  }
+
+  /** A small blob (manifest, config) from the cache, checked against its digest; undefined when absent or altered. */
+  private async cached(digest: string): Promise<Buffer | undefined> {
+    const text = await readFileIfExists(join(this.blobs, digest.slice('sha256:'.length)));
+    return text && digestOf(text) === digest ? text : undefined;
   }
 
   /** Download a blob to `path` (atomically), unless a file of its size is already there. */

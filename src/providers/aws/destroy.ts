@@ -8,6 +8,7 @@ import { getFunction } from './function.js';
 import { logGroupArn } from './log-group.js';
 import type { AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
+import { deleteRepository } from './repository.js';
 import { deleteRole, roleTags } from './role.js';
 import { removeTriggers } from './triggers.js';
 
@@ -35,6 +36,7 @@ export async function destroyAll(c: AwsClients, names: AwsNames, loaded: LoadedC
     if (!o.dryRun) await withRetry(() => c.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function })), o.retry);
     removed.push(`function ${names.function} (all versions, the ${names.alias} alias and its URL)`);
   }
+  if (await deleteRepository(c.ecr, names.repository, names.tags, o.dryRun)) removed.push(`ECR repository ${names.repository} and its images`);
   if (await logGroupArn(c.logs, names.logGroup)) {
     if (!o.dryRun) await c.logs.send(new DeleteLogGroupCommand({ logGroupName: names.logGroup }));
     removed.push(`log group ${names.logGroup}`);

@@ -19,18 +19,21 @@ import {
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import type { Config } from '../../core/config/schema.js';
+import { MlserveError } from '../../core/errors.js';
 import type { AliasRecord } from '../alias.js';
 import type { AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
 const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 5 };
 
-/** What the function's configuration should be (compared with what is deployed, field by field). */
-export function desiredConfiguration(config: Config, names: AwsNames, role: string, ephemeralMb: number, extraEnv: Record<string, string>) {
+/**
+ * What the function's configuration should be (compared with what is deployed, field by field). An
+ * image function has no Runtime or Handler: its image's command names the handler.
+ */
+export function desiredConfiguration(config: Config, names: AwsNames, role: string, ephemeralMb: number, extraEnv: Record<string, string>, packageType: 'zip' | 'image' = 'zip') {
   return {
     FunctionName: names.function,
-    Runtime: `python${config.runtime.python}` as never,
-    Handler: 'mlserve_handler.handler',
+    ...(packageType === 'zip' ? { Runtime: `python${config.runtime.python}` as never, Handler: 'mlserve_handler.handler' } : {}),
     Role: role,
     MemorySize: config.resources.memory,
     Timeout: config.resources.timeout,
@@ -44,8 +47,8 @@ export type DesiredConfiguration = ReturnType<typeof desiredConfiguration>;
 
 function configDiffers(current: FunctionConfiguration, want: DesiredConfiguration): boolean {
   return (
-    current.Runtime !== want.Runtime ||
-    current.Handler !== want.Handler ||
+    ('Runtime' in want && current.Runtime !== want.Runtime) ||
+    ('Handler' in want && current.Handler !== want.Handler) ||
     current.Role !== want.Role ||
     current.MemorySize !== want.MemorySize ||
     current.Timeout !== want.Timeout ||
@@ -63,37 +66,48 @@ export function codeSha256(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64');
 }
 
-export async function getFunction(lambda: LambdaClient, name: string): Promise<{ configuration: FunctionConfiguration; tags: Record<string, string> } | undefined> {
+export async function getFunction(lambda: LambdaClient, name: string): Promise<{ configuration: FunctionConfiguration; tags: Record<string, string>; imageUri?: string | undefined } | undefined> {
   try {
     const out = await lambda.send(new GetFunctionCommand({ FunctionName: name }));
-    return { configuration: out.Configuration!, tags: out.Tags ?? {} };
+    return { configuration: out.Configuration!, tags: out.Tags ?? {}, imageUri: out.Code?.ImageUri };
   } catch (error) {
     if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
     throw error;
   }
 }
 
+/** The code to deploy: a zip (in the call, or in S3), or an image by digest. */
+export type FunctionCode = { path: string; sha256: string } | { bucket: string; key: string; sha256: string } | { imageUri: string };
+
 /**
  * Create or update the function. Waits for it to be Active / its last update Successful before
- * every next call; skips the code update when the deployed CodeSha256 already matches.
+ * every next call; skips the code update when the deployed code (CodeSha256, or the image URI by
+ * digest) already matches. A function's package type cannot change in place: that is refused.
  */
 export async function ensureFunction(
   lambda: LambdaClient,
-  o: { want: DesiredConfiguration; arch: 'x86_64' | 'arm64'; zip: { path: string; sha256: string } | { bucket: string; key: string; sha256: string }; tags: Record<string, string>; retry: RetryOptions },
+  o: { want: DesiredConfiguration; arch: 'x86_64' | 'arm64'; code: FunctionCode; tags: Record<string, string>; retry: RetryOptions },
 ): Promise<{ created: boolean; codeUpdated: boolean; configUpdated: boolean }> {
   const name = o.want.FunctionName;
-  const code = 'path' in o.zip ? { ZipFile: await readFile(o.zip.path) } : { S3Bucket: o.zip.bucket, S3Key: o.zip.key };
+  const packageType = 'imageUri' in o.code ? 'Image' : 'Zip';
   const existing = await getFunction(lambda, name);
   if (!existing) {
-    await withRetry(() => lambda.send(new CreateFunctionCommand({ ...o.want, Code: code, Architectures: [o.arch], PackageType: 'Zip', Tags: o.tags, Publish: false })), o.retry);
+    const Code = await codeOf(o.code);
+    await withRetry(() => lambda.send(new CreateFunctionCommand({ ...o.want, Code, Architectures: [o.arch], PackageType: packageType, Tags: o.tags, Publish: false })), o.retry);
     await waitUntilFunctionActiveV2({ client: lambda, ...WAIT }, { FunctionName: name });
     return { created: true, codeUpdated: true, configUpdated: true };
+  }
+  const current = existing.configuration;
+  if ((current.PackageType ?? 'Zip') !== packageType) {
+    throw new MlserveError('PROVIDER_CONFIG', `function ${name} is deployed as a ${current.PackageType ?? 'Zip'} package; this package is ${packageType === 'Image' ? 'a container image' : 'a zip'}, and Lambda cannot change a function's package type`, {
+      hint: `run \`mlserve destroy --provider aws\` and deploy again, or set runtime.package to ${packageType === 'Image' ? 'zip' : 'image'}`,
+    });
   }
   await waitUntilFunctionUpdatedV2({ client: lambda, ...WAIT }, { FunctionName: name });
   let codeUpdated = false;
   let configUpdated = false;
-  const current = existing.configuration;
-  if (current.CodeSha256 !== codeSha256(o.zip.sha256) || (current.Architectures?.[0] ?? 'x86_64') !== o.arch) {
+  if (!sameCode(existing, o.code) || (current.Architectures?.[0] ?? 'x86_64') !== o.arch) {
+    const code = await codeOf(o.code);
     await withRetry(() => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...code, Architectures: [o.arch], Publish: false })), o.retry);
     await waitUntilFunctionUpdatedV2({ client: lambda, ...WAIT }, { FunctionName: name });
     codeUpdated = true;
@@ -104,6 +118,15 @@ export async function ensureFunction(
     configUpdated = true;
   }
   return { created: false, codeUpdated, configUpdated };
+}
+
+async function codeOf(code: FunctionCode): Promise<{ ZipFile: Uint8Array } | { S3Bucket: string; S3Key: string } | { ImageUri: string }> {
+  if ('imageUri' in code) return { ImageUri: code.imageUri };
+  return 'path' in code ? { ZipFile: await readFile(code.path) } : { S3Bucket: code.bucket, S3Key: code.key };
+}
+
+function sameCode(existing: { configuration: FunctionConfiguration; imageUri?: string | undefined }, code: FunctionCode): boolean {
+  return 'imageUri' in code ? existing.imageUri === code.imageUri : existing.configuration.CodeSha256 === codeSha256(code.sha256);
 }
 
 /** Published versions (not $LATEST), oldest first. */

@@ -12,16 +12,17 @@ import { bucketExists, ensureBucket, uploadIfChanged } from './bucket.js';
 import { awsError, createClients, type AwsClients } from './clients.js';
 import { applyConcurrency } from './concurrency.js';
 import { destroyAll } from './destroy.js';
-import { desiredConfiguration, ensureFunction, ensureFunctionUrl, getFunction, listVersions, parseVersionDescription, publishVersion, readAlias, writeAlias } from './function.js';
+import { desiredConfiguration, ensureFunction, type FunctionCode, ensureFunctionUrl, getFunction, listVersions, parseVersionDescription, publishVersion, readAlias, writeAlias } from './function.js';
 import { ensureLogGroup } from './log-group.js';
 import { awsNames, type AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
+import { ensureRepository, registryTarget } from './repository.js';
 import { ensureRole, executionPolicy } from './role.js';
 import { resolveAwsSettings } from './settings.js';
 import { ensureTriggers } from './triggers.js';
 
 /** Steps of a deploy, in order; each is idempotent, so a deploy killed after any of them converges when run again. */
-export const DEPLOY_STEPS = ['identity', 'bucket', 'upload', 'role', 'log-group', 'function', 'version', 'alias', 'url', 'triggers'] as const;
+export const DEPLOY_STEPS = ['identity', 'bucket', 'upload', 'image', 'role', 'log-group', 'function', 'version', 'alias', 'url', 'triggers'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 export interface AwsProviderOptions {
@@ -37,6 +38,8 @@ interface Deployment {
   bucket: string;
   ownBucket: boolean;
   codeKey: string;
+  /** An image package: its URI by digest in the stage's repository, once pushed. */
+  imageUri?: string;
 }
 
 /** AWS Lambda: function + immutable versions + a stage alias with a Function URL, artifacts in S3. */
@@ -106,6 +109,7 @@ export class AwsProvider implements Provider {
     const d: Deployment = { bundle, names, account, bucket, ownBucket: !config.aws.bucket, codeKey: `${names.prefix}/code/${bundle.sha256}.zip` };
     await this.step('bucket', `Artifacts bucket ${bucket}`, () => this.ensureArtifactsBucket(d));
     const uploaded = await this.step('upload', 'Uploading artifacts', (progress) => this.upload(d, progress));
+    if (bundle.image) d.imageUri = await this.step('image', `Pushing the image to ECR ${names.repository}`, (progress) => this.pushImage(d, uploaded, progress));
     const role = await this.step('role', 'Execution role (least privilege)', async () =>
       config.aws.role ?? (await ensureRole(c.iam, names, executionPolicy(names, { account, region: c.region, partition: c.partition, bucket }, config))).arn,
     );
@@ -144,13 +148,37 @@ export class AwsProvider implements Provider {
     return keys;
   }
 
+  /**
+   * The stage's ECR repository (created when missing), then the image pushed with ECR's token: blobs
+   * the repository has are skipped. Returns the image's URI by digest, which the function runs.
+   */
+  private async pushImage(d: Deployment, uploaded: string[], progress: (detail: string) => void): Promise<string> {
+    const c = await this.clients();
+    const image = d.bundle.image!;
+    const repo = await ensureRepository(c.ecr, d.names.repository, d.names.tags);
+    const target = await registryTarget(c.ecr, d.names.repository, this.ctx.env);
+    const { readLayout } = await import('../../packaging/image/oci.js');
+    const { pushImage } = await import('../../packaging/image/registry.js');
+    const built = await readLayout(image.layout, image.tag);
+    let done = 0;
+    // Immutable tags: one per image (the stage and the digest), so a tag never moves.
+    const tag = `${d.names.alias}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
+    const pushed = await pushImage(target, built, tag, (digest, sent) => progress(`${++done}/${built.layers.length + 1} blobs${sent ? `, sent ${digest.slice(7, 19)}` : ''}`));
+    uploaded.push(...pushed.uploaded.map((blob) => `${d.names.repository}@${blob}`));
+    return `${repo.uri}@${pushed.digest}`;
+  }
+
   private async ensureFunction(d: Deployment, role: string): Promise<{ arn: string; concurrency: string }> {
     const c = await this.clients();
     const { config, stage } = this.ctx.loaded;
-    const want = desiredConfiguration(config, d.names, role, d.bundle.ephemeralStorageMb, { MLSERVE_ARTIFACTS_BUCKET: d.bucket, MLSERVE_STAGE: stage });
+    const want = desiredConfiguration(config, d.names, role, d.bundle.ephemeralStorageMb, { MLSERVE_ARTIFACTS_BUCKET: d.bucket, MLSERVE_STAGE: stage }, d.bundle.packageType);
     const tags = { ...d.names.tags, 'mlserve:bucket': d.bucket, 'mlserve:owns-bucket': String(d.ownBucket), 'mlserve:owns-role': String(!config.aws.role) };
-    const zip = d.bundle.upload === 'object-storage' ? { bucket: d.bucket, key: d.codeKey, sha256: d.bundle.sha256 } : { path: d.bundle.path, sha256: d.bundle.sha256 };
-    await ensureFunction(c.lambda, { want, arch: config.runtime.arch, zip, tags, retry: this.retry });
+    const code: FunctionCode = d.imageUri
+      ? { imageUri: d.imageUri }
+      : d.bundle.upload === 'object-storage'
+        ? { bucket: d.bucket, key: d.codeKey, sha256: d.bundle.sha256 }
+        : { path: d.bundle.path, sha256: d.bundle.sha256 };
+    await ensureFunction(c.lambda, { want, arch: config.runtime.arch, code, tags, retry: this.retry });
     const arn = (await getFunction(c.lambda, d.names.function))!.configuration.FunctionArn!;
     await c.lambda.send(new TagResourceCommand({ Resource: arn, Tags: tags }));
     const concurrency = await applyConcurrency(c.lambda, d.names.function, config.resources.concurrency, this.retry);

@@ -8,6 +8,8 @@ export interface AwsNames {
   policy: string;
   bucket: string;
   logGroup: string;
+  /** The stage's private ECR repository (container images). */
+  repository: string;
   /** Key prefix for this app and stage in the bucket. */
   prefix: string;
   rulePrefix: string;
@@ -26,6 +28,7 @@ export function awsNames(app: string, stage: string, account: string, region: st
     policy: 'mlserve-least-privilege',
     bucket,
     logGroup: `/aws/lambda/${fn}`,
+    repository: `mlserve/${fn}`,
     prefix: `${app}/${stage}`,
     rulePrefix: `mlserve-${fn}`.slice(0, 56),
     tags: { ...userTags, 'mlserve:app': app, 'mlserve:stage': stage },

@@ -7,8 +7,8 @@ const QUOTAS = 'https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limi
 
 /** Lambda's limits, each with its source (../shared/fixtures/limits.md collects them). */
 export const AWS_LIMITS: LimitSpec[] = [
-  { id: 'zipped', name: 'zipped, direct upload', bytes: 50 * MB, effect: 'route', source: `${QUOTAS} (50 MB zipped, for direct upload; larger code goes through S3)` },
-  { id: 'unzipped', name: 'unzipped, incl. layers', bytes: 262_144_000, effect: 'error', source: `${QUOTAS} (250 MB unzipped, including layers)` },
+  { id: 'zipped', name: 'zipped, direct upload', bytes: 50 * MB, effect: 'route', packageType: 'zip', source: `${QUOTAS} (50 MB zipped, for direct upload; larger code goes through S3)` },
+  { id: 'unzipped', name: 'unzipped, incl. layers', bytes: 262_144_000, effect: 'error', packageType: 'zip', source: `${QUOTAS} (250 MB unzipped, including layers)` },
   {
     id: 'tmp',
     name: '/tmp (ephemeral storage)',
@@ -16,7 +16,14 @@ export const AWS_LIMITS: LimitSpec[] = [
     effect: 'error',
     source: 'https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-function-ephemeralstorage.html (512–10,240 MB)',
   },
-  { id: 'image', name: 'container image', bytes: 10 * 1024 * MB, effect: 'warn', source: `${QUOTAS} (10 GB container image code package)` },
+  {
+    id: 'image',
+    name: 'container image, uncompressed',
+    bytes: 10 * 1024 * MB,
+    effect: 'error',
+    packageType: 'image',
+    source: `${QUOTAS} (container image code package size: 10 GB, counted here uncompressed with the base’s layers)`,
+  },
 ];
 
 /** python3.9–3.11 run on Amazon Linux 2 (glibc 2.26), python3.12+ on Amazon Linux 2023 (glibc 2.34). */
@@ -32,9 +39,17 @@ export const awsPlatform: Platform = {
   // https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html: 6 MB request and response (synchronous).
   maxPayloadBytes: 6 * MB,
   artifactStore: { kind: 's3', name: 'Amazon S3' },
-  packageTypes: ['zip'],
-  uploadRoute: (zipped) =>
-    zipped !== null && zipped > AWS_LIMITS[0]!.bytes
+  packageTypes: ['zip', 'image'],
+  image: {
+    // AWS's base images for Lambda (https://gallery.ecr.aws/lambda/python), pulled anonymously.
+    defaultBase: (python) => `public.ecr.aws/lambda/python:${python}`,
+    taskRoot: '/var/task',
+    handler: 'mlserve_handler.handler',
+  },
+  uploadRoute: (zipped, packageType = 'zip') =>
+    packageType === 'image'
+      ? { id: 'registry', description: 'pushed to the app’s ECR repository (layers it has are skipped)' }
+      : zipped !== null && zipped > AWS_LIMITS[0]!.bytes
       ? { id: 'object-storage', description: 'through S3 (over 50 MB zipped)' }
       : { id: 'direct', description: zipped === null ? 'decided when the zip is written' : 'direct (≤ 50 MB zipped)' },
   flags: [

@@ -32,8 +32,8 @@ export async function ensureRepository(ecr: ECRClient, name: string, tags: Recor
   const existing = await describe(ecr, name);
   if (existing) {
     const { tags: current = [] } = await ecr.send(new ListTagsForResourceCommand({ resourceArn: existing.repositoryArn! }));
-    if (!current.some((t) => t.Key === 'mlserve:app' && t.Value === tags['mlserve:app'])) {
-      throw new MlserveError('NOT_OWNED', `ECR repository ${name} exists but was not created by mlserve for app ${tags['mlserve:app']}`, {
+    if (!ownedBy(current, tags)) {
+      throw new MlserveError('NOT_OWNED', `ECR repository ${name} exists but was not created by mlserve for app ${tags['mlserve:app']}, stage ${tags['mlserve:stage']}`, {
         hint: 'choose another app name, or delete the repository if it is no longer used',
       });
     }
@@ -66,8 +66,20 @@ export async function registryTarget(ecr: ECRClient, repository: string, env: Re
   return { url: env.MLSERVE_REGISTRY_URL ?? data.proxyEndpoint, repository, authorization: `Basic ${data.authorizationToken}` };
 }
 
-/** Delete the app's repository and every image in it; gone already is done. */
-export async function deleteRepository(ecr: ECRClient, name: string): Promise<boolean> {
+function ownedBy(current: { Key?: string | undefined; Value?: string | undefined }[], tags: Record<string, string>): boolean {
+  return ['mlserve:app', 'mlserve:stage'].every((k) => current.some((t) => t.Key === k && t.Value === tags[k]));
+}
+
+/**
+ * Delete the stage's repository and every image in it, when it is one mlserve created for this app
+ * and stage; gone already is done. Returns whether there was one to delete.
+ */
+export async function deleteRepository(ecr: ECRClient, name: string, tags: Record<string, string>, dryRun = false): Promise<boolean> {
+  const existing = await describe(ecr, name);
+  if (!existing) return false;
+  const { tags: current = [] } = await ecr.send(new ListTagsForResourceCommand({ resourceArn: existing.repositoryArn! }));
+  if (!ownedBy(current, tags)) return false;
+  if (dryRun) return true;
   try {
     await ecr.send(new DeleteRepositoryCommand({ repositoryName: name, force: true }));
     return true;

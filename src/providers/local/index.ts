@@ -62,7 +62,7 @@ export class LocalProvider implements Provider {
     const notes: string[] = [];
     const { version, published, alias } = await this.ctx.reporter.step('Storing the version', () =>
       this.store.locked(async () => {
-        const stored = await this.store.publish(bundle.path, {
+        const stored = await this.store.publish(bundle, {
           bundleSha256: bundle.sha256,
           modelSha256: bundle.modelSha256,
           python: python.path,

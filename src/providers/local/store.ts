@@ -1,3 +1,4 @@
+import type { PackagedBundle } from '../../packaging/packaged.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -74,15 +75,20 @@ export class LocalStore {
     }
   }
 
-  /** Add a bundle as a new version, or return the existing version with the same bundle SHA-256. Call under `locked`. */
-  async publish(zipPath: string, meta: Omit<LocalVersion, 'version' | 'created'>): Promise<{ version: LocalVersion; published: boolean }> {
+  /** Add a bundle (a zip, or an image's layers) as a new version, or return the existing version with the same bundle SHA-256. Call under `locked`. */
+  async publish(bundle: Pick<PackagedBundle, 'path' | 'image'>, meta: Omit<LocalVersion, 'version' | 'created'>): Promise<{ version: LocalVersion; published: boolean }> {
     const existing = (await this.list()).find((v) => v.bundleSha256 === meta.bundleSha256);
     if (existing) return { version: existing, published: false };
     await mkdir(this.versionsDir, { recursive: true });
     await this.removeLeftovers();
     const tmp = join(this.versionsDir, `next.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const { extractZip } = await import('../../packaging/extract.js');
-    await extractZip(zipPath, tmp);
+    if (bundle.image) {
+      // An image: its own layers (handler, dependencies, model), the files Lambda would run.
+      await (await import('../../packaging/image/unpack.js')).unpackImage(bundle.image, tmp);
+    } else {
+      const { extractZip } = await import('../../packaging/extract.js');
+      await extractZip(bundle.path, tmp);
+    }
     const next = ((await this.list()).at(-1)?.version ?? 0) + 1;
     const version: LocalVersion = { ...meta, version: next, created: new Date().toISOString() };
     await writeFileAtomic(join(tmp, VERSION_FILE), `${JSON.stringify(version, null, 2)}\n`);
