@@ -1,6 +1,6 @@
 """Build the small real models the tests use. Usage: make_models.py <kind> <out_dir>.
 
-kinds: sklearn-classifier, sklearn-regressor, sklearn-pickle, onnx, torchscript, torch-eager, custom, keras.
+kinds: sklearn-classifier, sklearn-regressor, sklearn-pickle, onnx, torchscript, torch-eager, custom, keras, keras-tensorflow.
 Prints a JSON line describing what was written (files, expected predictions for a few rows).
 """
 import json
@@ -116,6 +116,19 @@ def keras_model(out):
     return {"file": "model.keras", "rows": ROWS, "predictions": preds}
 
 
+def keras_tensorflow(out):
+    """A small Keras 3 model saved by TensorFlow in the legacy HDF5 format, as model.h5."""
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    path = os.path.join(out, "model.h5")
+    model.save(path)
+    preds = model.predict(np.asarray(ROWS, dtype="float32"), verbose=0).tolist()
+    return {"file": "model.h5", "rows": ROWS, "predictions": preds}
+
+
 CUSTOM = '''"""A custom model: doubles the sum of each row."""
 
 
@@ -143,6 +156,7 @@ KINDS = {
     "torch-eager": lambda out: torchscript(out, eager=True),
     "custom": custom,
     "keras": keras_model,
+    "keras-tensorflow": keras_tensorflow,
 }
 
 if __name__ == "__main__":
