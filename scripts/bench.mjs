@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: speed measured against a baseline run side by side in this same script.
 // Needs `npm run build` (done here) and the test venv (created here, like `npm test` does).
-// Sections: package (cold / unchanged / zip-only), zip throughput against `zip -r -q`, and (in
-// bench/serve.mjs) serve throughput/latency against a bare http.server floor, and cold start.
+// Sections: package (cold / unchanged / zip-only), zip throughput against `zip -r -q`, container
+// images (bench/image.mjs) against pip, and (in bench/serve.mjs) serve throughput/latency against a bare http.server floor, and cold start.
 // `npm run bench -- serve` runs one section.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -76,7 +76,8 @@ async function benchZip() {
 
 const serveSections = (await import(join(root, 'bench/serve.mjs'))).default;
 const packagingSections = (await import(join(root, 'bench/packaging.mjs'))).default;
-const sections = { package: benchPackage, zip: benchZip, ...packagingSections, ...serveSections };
+const imageSections = (await import(join(root, 'bench/image.mjs'))).default;
+const sections = { package: benchPackage, zip: benchZip, ...packagingSections, ...imageSections, ...serveSections };
 for (const [name, fn] of Object.entries(sections)) {
   if (only && only !== name) continue;
   process.stderr.write(`bench: ${name}…\n`);

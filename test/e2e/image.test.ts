@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
@@ -172,4 +172,20 @@ describe('container images (runtime.package image) against a real registry and m
     expect(await catalog()).toEqual(before);
     expect((await sdk().ecr.send(new DescribeRepositoriesCommand({}))).repositories ?? []).toEqual([]);
   });
+
+  it('a deploy killed (SIGKILL) right after its push converges when run again', async () => {
+    await moto.reset();
+    const { model } = await imageProject('custom', '');
+    writeFileSync(join(model.dir, 'mlserve.config.yaml'), readFileSync(join(model.dir, 'mlserve.config.yaml'), 'utf8').replace(/^ {2}package: \w+/m, '  package: image'));
+    const env = { ...process.env, ...packagingEnv({ ...moto.env, MLSERVE_REGISTRY_URL: registry.url }) };
+    const bin = join(import.meta.dirname, '../../bin/mlserve.js');
+    const killed = spawnSync(process.execPath, [bin, 'deploy', '--json'], { cwd: model.dir, env: { ...env, MLSERVE_FAULT_AFTER_STEP: 'image' }, encoding: 'utf8' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    expect((await sdk().lambda.send(new ListFunctionsCommand({}))).Functions ?? []).toEqual([]);
+    const rerun = spawnSync(process.execPath, [bin, 'deploy', '--json'], { cwd: model.dir, env, encoding: 'utf8' });
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ version: '1', published: true, uploaded: [] }); // the push before the kill had sent every blob
+    const fn = await sdk().lambda.send(new GetFunctionCommand({ FunctionName: 'iris-dev' }));
+    expect(fn.Configuration).toMatchObject({ PackageType: 'Image' });
+  }, 300_000);
 });

@@ -53,7 +53,8 @@ describe('aws deploy resilience', () => {
     const reference = await snapshot();
     expect(reference).toMatchObject({ functions: ['iris-dev'], versions: ['$LATEST', '1'], alias: '1', url: 'AWS_IAM', roles: ['mlserve-iris-dev'] });
     expect(reference.buckets).toHaveLength(1);
-    for (const step of DEPLOY_STEPS) {
+    // A zip deploy has no image step (the image test kills a deploy right after its push).
+    for (const step of DEPLOY_STEPS.filter((s) => s !== 'image')) {
       await moto.reset();
       const killed = await deployProcess(model.dir, { ...env, MLSERVE_FAULT_AFTER_STEP: step });
       expect(killed.signal, `${step}: ${killed.stderr}`).toBe('SIGKILL');
