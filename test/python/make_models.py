@@ -103,30 +103,17 @@ def torchscript(out, eager=False):
     return {"file": "model.pt", "rows": ROWS, "predictions": preds}
 
 
-def keras_model(out):
-    """A small Keras 3 model on the torch backend (no TensorFlow needed), saved as model.keras."""
-    os.environ.setdefault("KERAS_BACKEND", "torch")
+def keras_model(out, backend="torch", file="model.keras"):
+    """A small Keras 3 model: on the torch backend (no TensorFlow needed) as model.keras by default;
+    keras-tensorflow saves it with TensorFlow in the legacy HDF5 format, as model.h5."""
+    os.environ["KERAS_BACKEND"] = backend
     import keras
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
-    path = os.path.join(out, "model.keras")
-    model.save(path)
+    model.save(os.path.join(out, file))
     preds = model.predict(np.asarray(ROWS, dtype="float32"), verbose=0).tolist()
-    return {"file": "model.keras", "rows": ROWS, "predictions": preds}
-
-
-def keras_tensorflow(out):
-    """A small Keras 3 model saved by TensorFlow in the legacy HDF5 format, as model.h5."""
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
-    path = os.path.join(out, "model.h5")
-    model.save(path)
-    preds = model.predict(np.asarray(ROWS, dtype="float32"), verbose=0).tolist()
-    return {"file": "model.h5", "rows": ROWS, "predictions": preds}
+    return {"file": file, "rows": ROWS, "predictions": preds}
 
 
 CUSTOM = '''"""A custom model: doubles the sum of each row."""
@@ -156,7 +143,7 @@ KINDS = {
     "torch-eager": lambda out: torchscript(out, eager=True),
     "custom": custom,
     "keras": keras_model,
-    "keras-tensorflow": keras_tensorflow,
+    "keras-tensorflow": lambda out: keras_model(out, "tensorflow", "model.h5"),
 }
 
 if __name__ == "__main__":

@@ -104,7 +104,9 @@ export async function writePackageImage(
       onLayer: (name, layer, reused) => progress(`${name}: ${fmt(layer.size)}${reused ? ' (unchanged)' : ''}`),
     }),
   );
-  const mine = built.layers.map((l: BuiltLayer) => ({ name: l.name, digest: l.digest, size: l.size, uncompressedSize: l.uncompressedSize, files: l.files, path: l.path, reused: l.reused }));
+  // Paths into the layout (hard links or copies of the cache's blobs): the package stays whole if the cache is cleared.
+  const blob = (digest: string) => join(o.layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  const mine = built.layers.map((l: BuiltLayer) => ({ name: l.name, digest: l.digest, size: l.size, uncompressedSize: l.uncompressedSize, files: l.files, path: blob(l.digest), reused: l.reused }));
   return {
     layout: o.layout, tag: o.tag, digest: built.image.manifestDigest, base: base.image.reference, requested: base.requested, taskRoot: base.settings.taskRoot, layers: mine,
     uncompressedBytes: base.runtime.uncompressedBytes + mine.reduce((n, l) => n + l.uncompressedSize, 0),

@@ -321,7 +321,8 @@ function buildReport(p: ReportParts): PackageResult {
     offload: p.plan.offload.map(({ abs: _abs, ...a }) => ({ ...a, location: { kind, key: a.key } })),
     ephemeralStorageMb: p.plan.ephemeralStorageMb,
     excluded: scan.excluded,
-    warnings,
+    // auto switching to an image prepares the files twice: each warning once.
+    warnings: [...new Set(warnings)],
     dependencies: { cached: p.deps.cacheHit, slimmedBytes: p.deps.slimmedBytes, removed: p.deps.removedProvided, added: p.reqs.added, pinned: p.reqs.pinned },
     contributors: {
       dependencies: heaviest(p.files.filter((f) => f.origin === 'deps'), 8, p.deps.owners).map(([name, bytes]) => ({ name, bytes })),
