@@ -36,6 +36,7 @@ const FRAMEWORK_PACKAGES: Record<Framework, string[]> = {
   onnx: ['onnxruntime'],
   torchscript: ['torch', 'numpy'],
   keras: ['keras'],
+  huggingface: ['transformers', 'torch', 'numpy'],
   custom: [],
 };
 

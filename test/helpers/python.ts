@@ -11,7 +11,7 @@ export function testPython(): string {
   return python;
 }
 
-export type ModelKind = 'sklearn-classifier' | 'sklearn-regressor' | 'sklearn-pickle' | 'onnx' | 'torchscript' | 'torch-eager' | 'custom' | 'keras' | 'keras-tensorflow';
+export type ModelKind = 'sklearn-classifier' | 'sklearn-regressor' | 'sklearn-pickle' | 'onnx' | 'torchscript' | 'torch-eager' | 'custom' | 'keras' | 'keras-tensorflow' | 'hf-classifier' | 'hf-embedder';
 
 export interface BuiltModel {
   dir: string;

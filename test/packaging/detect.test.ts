@@ -1,8 +1,9 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { detectModel } from '../../src/packaging/detect/detect.js';
 import { inspectPickleFile } from '../../src/packaging/detect/pickle.js';
+import { runCli } from '../helpers/cli.js';
 import { makeModel, tempDir, testPython, type BuiltModel } from '../helpers/python.js';
 import { execFileSync } from 'node:child_process';
 
@@ -10,6 +11,23 @@ describe('model detection (reads bytes, never unpickles)', () => {
   let sklearn: BuiltModel;
   beforeAll(() => {
     sklearn = makeModel('sklearn-classifier');
+  });
+
+  it('detects a Hugging Face folder (config.json with a model_type + safetensors), and init packages it as an image', async () => {
+    const hf = makeModel('hf-classifier');
+    const found = await detectModel(hf.dir);
+    expect(found).toMatchObject({ framework: 'huggingface', file: 'config.json', evidence: expect.stringContaining('bert, BertForSequenceClassification') });
+    expect(found.evidence).toContain('model.safetensors');
+    const init = await runCli(['init', '--yes', '--name', 'sentiment', '--provider', 'aws'], { cwd: hf.dir });
+    expect(init.code, init.stderr).toBe(0);
+    const config = readFileSync(join(hf.dir, 'mlserve.config.yaml'), 'utf8');
+    expect(config).toMatch(/framework: huggingface/);
+    expect(config).toMatch(/^ {2}package: image/m);
+    expect(readFileSync(join(hf.dir, 'requirements.txt'), 'utf8')).toBe('transformers\ntorch\nnumpy\n');
+    // A config.json without safetensors beside it is not a Hugging Face folder.
+    const lone = tempDir('hf-lone-');
+    writeFileSync(join(lone, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+    await expect(detectModel(lone)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
   });
 
   it('detects a scikit-learn joblib and reads the version it was saved with', async () => {

@@ -1,6 +1,6 @@
 """Build the small real models the tests use. Usage: make_models.py <kind> <out_dir>.
 
-kinds: sklearn-classifier, sklearn-regressor, sklearn-pickle, onnx, torchscript, torch-eager, custom, keras, keras-tensorflow.
+kinds: sklearn-classifier, sklearn-regressor, sklearn-pickle, onnx, torchscript, torch-eager, custom, keras, keras-tensorflow, hf-classifier, hf-embedder.
 Prints a JSON line describing what was written (files, expected predictions for a few rows).
 """
 import json
@@ -116,6 +116,35 @@ def keras_model(out, backend="torch", file="model.keras"):
     return {"file": file, "rows": ROWS, "predictions": preds}
 
 
+def hf_model(out, classifier=True):
+    """A tiny BERT built from a config (nothing from the Hub), saved by save_pretrained: a text
+    classifier, or (classifier=False) a bare encoder whose mean-pooled states are the embeddings."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizer
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "great", "awful", "the", "was"]
+    with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(words) + "\n")
+    tokenizer = BertTokenizer(vocab_file=os.path.join(out, "vocab.txt"))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                        max_position_embeddings=32, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    model = (BertForSequenceClassification if classifier else BertModel)(config).eval()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    texts = ["the movie was great", "awful movie", "bad"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out_ = model(**batch)
+    if not classifier:
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        embeddings = ((out_.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1)).tolist()
+        return {"file": "config.json", "rows": texts, "predictions": embeddings}
+    scores = torch.softmax(out_.logits, dim=-1)
+    preds = [{"label": config.id2label[int(row.argmax())], "score": float(row.max())} for row in scores]
+    return {"file": "config.json", "rows": texts, "predictions": preds, "probabilities": scores.tolist()}
+
+
 CUSTOM = '''"""A custom model: doubles the sum of each row."""
 
 
@@ -143,6 +172,8 @@ KINDS = {
     "torch-eager": lambda out: torchscript(out, eager=True),
     "custom": custom,
     "keras": keras_model,
+    "hf-classifier": hf_model,
+    "hf-embedder": lambda out: hf_model(out, classifier=False),
     "keras-tensorflow": lambda out: keras_model(out, "tensorflow", "model.h5"),
 }
 

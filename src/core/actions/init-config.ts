@@ -24,7 +24,7 @@ export interface InitAnswers {
 const q = (v: string | number) => stringify(v).trimEnd();
 
 /** Frameworks whose runtimes never fit a zip: `init` chooses a container image for them. */
-const IMAGE_FRAMEWORKS: readonly Framework[] = ['torchscript', 'keras'];
+const IMAGE_FRAMEWORKS: readonly Framework[] = ['torchscript', 'keras', 'huggingface'];
 
 /** The config file text, commented so it documents itself. Pure: no I/O. */
 export function renderInitConfig(a: InitAnswers): string {
@@ -94,6 +94,8 @@ export function starterRequirements(framework: Framework, sklearnVersion?: strin
       return 'onnxruntime\nnumpy\n';
     case 'torchscript':
       return 'torch\nnumpy\n';
+    case 'huggingface':
+      return 'transformers\ntorch\nnumpy\n';
     case 'keras':
       return '# Keras 3 needs a backend too: tensorflow, jax or torch\nkeras\ntorch\n';
     case 'custom':

@@ -2,7 +2,7 @@
  * The closed lists the config schema and the CLI's flag choices share. Kept apart from schema.ts
  * (which loads zod) so `mlserve --help` and `--version` load no validation code.
  */
-export const FRAMEWORKS = ['sklearn', 'onnx', 'torchscript', 'keras', 'custom'] as const;
+export const FRAMEWORKS = ['sklearn', 'onnx', 'torchscript', 'keras', 'huggingface', 'custom'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
 export const PROVIDERS = ['local', 'aws', 'azure'] as const;
 export type ProviderId = (typeof PROVIDERS)[number];

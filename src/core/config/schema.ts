@@ -26,7 +26,7 @@ const model = z
     path: z.string().min(1).default('.').describe('Model directory, relative to this config file.'),
     framework: z
       .enum(FRAMEWORKS)
-      .describe('How the model is loaded: sklearn (joblib/pickle), onnx, torchscript, keras, or custom (predict.py).'),
+      .describe('How the model is loaded: sklearn (joblib/pickle), onnx, torchscript, keras, huggingface (a transformers folder: config.json + *.safetensors; model.file is its config.json), or custom (predict.py).'),
     file: z
       .string()
       .min(1)

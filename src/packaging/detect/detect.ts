@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { MlserveError } from '../../core/errors.js';
-import { statIfExists } from '../../core/fs.js';
-import type { Framework } from '../../core/config/schema.js';
+import { readTextIfExists, statIfExists } from '../../core/fs.js';
+import { FRAMEWORKS, type Framework } from '../../core/config/ids.js';
 import { inspectModelFile, missingCustomFunctions, MODEL_EXTENSIONS, type FileVerdict } from './inspect-file.js';
 
 /** The outcome of model detection: what `init` writes into `model:`. */
@@ -58,6 +58,8 @@ export async function detectModel(target: string, options: { framework?: Framewo
     }
   }
 
+  const hf = info.isDirectory() && (!wanted || wanted === 'huggingface') ? await huggingFaceFolder(dir) : undefined;
+  if (hf) return hf;
   const verdicts = await Promise.all(files.map((f) => inspectModelFile(join(dir, f), f)));
   const usable = verdicts.filter((v) => v.framework && !v.problem && (!wanted || v.framework === wanted));
   if (usable.length === 1) return toDetection(dir, usable[0]!);
@@ -83,7 +85,7 @@ export async function detectModel(target: string, options: { framework?: Framewo
     verdicts.length === 0
       ? `no model file in ${dir} (looked for ${supported})`
       : `no ${wanted ? `${wanted} ` : ''}model mlserve can serve in ${dir}:\n${seen}`,
-    { hint: `pass --model <file> and --framework <${['sklearn', 'onnx', 'torchscript', 'keras', 'custom'].join('|')}> to settle it` },
+    { hint: `pass --model <file> and --framework <${FRAMEWORKS.join('|')}> to settle it` },
   );
 }
 
@@ -124,4 +126,27 @@ async function listCandidates(root: string): Promise<string[]> {
 
 async function exists(path: string): Promise<boolean> {
   return (await statIfExists(path))?.isFile() ?? false;
+}
+
+/**
+ * A Hugging Face model folder (what `save_pretrained` writes): a config.json naming a model_type,
+ * beside *.safetensors weights. The config is the model file; the loader reads the whole folder.
+ */
+async function huggingFaceFolder(dir: string): Promise<Detection | undefined> {
+  const names = await readdir(dir);
+  const weights = names.filter((n) => n.endsWith('.safetensors'));
+  if (!names.includes('config.json') || weights.length === 0) return undefined;
+  const text = await readTextIfExists(join(dir, 'config.json'));
+  let config: { model_type?: unknown; architectures?: unknown };
+  try {
+    config = JSON.parse(text ?? '') as typeof config;
+  } catch {
+    return undefined; // not a transformers config: other detection goes on
+  }
+  if (typeof config.model_type !== 'string') return undefined;
+  const architectures = Array.isArray(config.architectures) ? config.architectures.filter((a): a is string => typeof a === 'string') : [];
+  return {
+    dir, framework: 'huggingface', file: 'config.json', warnings: [],
+    evidence: `Hugging Face folder: config.json (${config.model_type}${architectures.length ? `, ${architectures.join(', ')}` : ''}) + ${weights.join(', ')}`,
+  };
 }

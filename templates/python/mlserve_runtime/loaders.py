@@ -206,6 +206,46 @@ class KerasModel(Model):
         return to_list(self.model.predict(x, verbose=0))
 
 
+class HuggingFaceModel(Model):
+    """A transformers folder (save_pretrained): text classification when its config names a
+    *ForSequenceClassification architecture, else feature extraction (mean-pooled embeddings).
+    Loaded from its own files only: nothing is fetched from the Hub."""
+
+    platform = "huggingface"
+
+    def __init__(self, model_dir: str):
+        import json
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+        with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+            architectures = json.load(f).get("architectures") or []
+        self.classifier = any(a.endswith("ForSequenceClassification") for a in architectures)
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        cls = AutoModelForSequenceClassification if self.classifier else AutoModel
+        self.model = cls.from_pretrained(model_dir, local_files_only=True).eval()
+
+    def predict(self, instances, probabilities: bool = False):
+        if not isinstance(instances, list) or not instances or not all(isinstance(t, str) for t in instances):
+            raise invalid_input("instances", "expected a non-empty list of strings (the texts)")
+        batch = self.tokenizer(instances, padding=True, truncation=True, return_tensors="pt")
+        with self.torch.inference_mode():
+            out = self.model(**batch)
+        if not self.classifier:
+            mask = batch["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
+            return to_list((out.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1))
+        scores = self.torch.softmax(out.logits, dim=-1)
+        if probabilities:
+            return to_list(scores)
+        labels = self.model.config.id2label
+        best = scores.argmax(dim=-1).tolist()
+        return [{"label": labels[i], "score": float(scores[row, i])} for row, i in enumerate(best)]
+
+
 class CustomModel(Model):
     platform = "custom"
 
@@ -252,6 +292,9 @@ def load_model(framework: str, model_dir: str, model_file: str | None, predict_m
         return TorchScriptModel(path)
     if framework == "keras":
         return KerasModel(path)
+    if framework == "huggingface":
+        # The folder as save_pretrained wrote it (init packages it as an image, which keeps it whole).
+        return HuggingFaceModel(os.path.dirname(path))
     raise RuntimeError(f"unknown framework {framework!r}")
 
 

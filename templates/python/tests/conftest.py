@@ -46,7 +46,8 @@ def make_bundle(tmp_path, kind: str, name: str = "iris", **settings) -> tuple:
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(os.path.join(TEMPLATES, "mlserve_handler.py"), bundle)
     framework = {"sklearn-classifier": "sklearn", "sklearn-regressor": "sklearn", "sklearn-pickle": "sklearn",
-                 "onnx": "onnx", "torchscript": "torchscript", "custom": "custom", "keras": "keras"}[kind]
+                 "onnx": "onnx", "torchscript": "torchscript", "custom": "custom", "keras": "keras",
+                 "hf-classifier": "huggingface", "hf-embedder": "huggingface"}[kind]
     model = {"framework": framework, "dir": "model", "sha256": "0" * 64}
     if framework == "custom":
         model["predict"] = "predict.py"

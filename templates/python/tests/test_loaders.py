@@ -32,6 +32,28 @@ def test_torchscript_predictions_equal_the_models_own_and_shape_errors_are_400(t
     assert status == 400 and body["error"]["code"] == "INVALID_INPUT" and body["error"]["field"] == "instances"
 
 
+def test_hugging_face_text_classifier_answers_labels_and_scores_like_the_model_and_refuses_non_text(tmp_path):
+    bundle, info = make_bundle(tmp_path, "hf-classifier")
+    runtime = Runtime(bundle)
+    status, body = predict(runtime, {"instances": info["rows"]})
+    assert status == 200
+    assert [p["label"] for p in body["predictions"]] == [p["label"] for p in info["predictions"]]
+    np.testing.assert_allclose([p["score"] for p in body["predictions"]], [p["score"] for p in info["predictions"]], rtol=1e-5)
+    status, body = predict(runtime, {"instances": info["rows"], "parameters": {"probabilities": True}})
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], info["probabilities"], rtol=1e-5)
+    status, body = predict(runtime, {"instances": [[1.0, 2.0]]})
+    assert status == 400 and body["error"]["code"] == "INVALID_INPUT" and body["error"]["field"] == "instances"
+
+
+def test_hugging_face_encoder_answers_its_mean_pooled_embeddings(tmp_path):
+    bundle, info = make_bundle(tmp_path, "hf-embedder")
+    status, body = predict(Runtime(bundle), {"instances": info["rows"]})
+    assert status == 200
+    assert len(body["predictions"]) == 3 and len(body["predictions"][0]) == 16
+    np.testing.assert_allclose(body["predictions"], info["predictions"], rtol=1e-5, atol=1e-6)
+
+
 def test_keras_predictions_equal_the_models_own(tmp_path, monkeypatch):
     monkeypatch.delenv("KERAS_BACKEND", raising=False)  # the loader picks the installed backend (torch here)
     bundle, info = make_bundle(tmp_path, "keras")
