@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLayer, type LayerEntry } from '../../src/packaging/image/layer.js';
 import { buildImage, writeLayout, type BuiltImage } from '../../src/packaging/image/oci.js';
 import { parseReference, pullImage } from '../../src/packaging/image/pull.js';
-import { pushImage, registryBase } from '../../src/packaging/image/registry.js';
+import { pushImage, registryBase, type PushProgress } from '../../src/packaging/image/registry.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/python.js';
 
@@ -98,13 +98,22 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
 
   it('pushes what skopeo then reads back by the same digest; a second push sends nothing; a code change sends only its layer', async () => {
     const first = await image('v1');
-    const pushed = await pushImage({ url: registry.url, repository: 'iris' }, first, 'v1');
+    const progress: PushProgress[] = [];
+    const pushed = await pushImage({ url: registry.url, repository: 'iris' }, first, 'v1', (p) => progress.push(p));
     expect(pushed).toMatchObject({ digest: first.manifestDigest, skipped: [] });
     expect(pushed.uploaded).toHaveLength(3);
+    // Progress per blob: bytes only grow, and each blob ends sent whole.
+    for (const [i, digest] of pushed.uploaded.entries()) {
+      const mine = progress.filter((p) => p.digest === digest);
+      expect(mine.map((p) => p.bytes)).toEqual([...mine.map((p) => p.bytes)].sort((a, b) => a - b));
+      expect(mine.at(-1)).toMatchObject({ state: 'sent', index: i, count: 3, bytes: mine.at(-1)!.total });
+    }
     const inspect = json(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/iris:v1`], { encoding: 'utf8' }));
     expect(inspect).toMatchObject({ Digest: first.manifestDigest, Layers: first.layers.map((l) => l.digest) });
 
-    const again = await pushImage({ url: registry.url, repository: 'iris' }, await image('v1'), 'v1');
+    const skips: PushProgress['state'][] = [];
+    const again = await pushImage({ url: registry.url, repository: 'iris' }, await image('v1'), 'v1', (p) => skips.push(p.state));
+    expect(skips).toEqual(['skipped', 'skipped', 'skipped']);
     expect(again).toEqual({ digest: first.manifestDigest, uploaded: [], skipped: [...first.layers.map((l) => l.digest), first.configDigest] });
 
     const changed = await image('v2');

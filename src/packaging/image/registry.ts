@@ -11,6 +11,16 @@ export interface RegistryTarget {
   authorization?: string;
 }
 
+/** Where a push is: which blob of how many, and its bytes sent (or skipped: the registry had it). */
+export interface PushProgress {
+  digest: string;
+  index: number;
+  count: number;
+  state: 'skipped' | 'sending' | 'sent';
+  bytes: number;
+  total: number;
+}
+
 export interface PushResult {
   digest: string;
   /** Blobs sent, and blobs the registry already had (a HEAD answered 200, nothing sent). */
@@ -24,17 +34,24 @@ export interface PushResult {
  * with its digest, streamed from disk); then PUT the manifest under `tag`. The registry's
  * Docker-Content-Digest must equal the digest computed here. Plain HTTP only to a loopback address.
  */
-export async function pushImage(target: RegistryTarget, image: BuiltImage, tag: string, onBlob?: (digest: string, sent: boolean) => void): Promise<PushResult> {
+export async function pushImage(target: RegistryTarget, image: BuiltImage, tag: string, onProgress?: (p: PushProgress) => void): Promise<PushResult> {
   const base = registryBase(target.url);
   const repo = `${base}/v2/${target.repository}`;
   const headers: Record<string, string> = target.authorization ? { authorization: target.authorization } : {};
   const result: PushResult = { digest: image.manifestDigest, uploaded: [], skipped: [] };
-  const blobs = [...image.layers.map((l) => ({ digest: l.digest, size: l.size, body: () => fileBody(l.path) })), { digest: image.configDigest, size: image.config.length, body: () => image.config }];
-  for (const blob of blobs) {
+  const blobs = [...image.layers.map((l) => ({ digest: l.digest, size: l.size, path: l.path })), { digest: image.configDigest, size: image.config.length, path: undefined }];
+  for (const [index, blob] of blobs.entries()) {
+    let step = -1; // 'sending' is reported at each 5 % of the blob, not for every chunk
+    const report = (state: PushProgress['state'], bytes: number) => {
+      const now = Math.floor((bytes / Math.max(1, blob.size)) * 20);
+      if (state === 'sending' && now === step) return;
+      step = now;
+      onProgress?.({ digest: blob.digest, index, count: blobs.length, state, bytes, total: blob.size });
+    };
     const head = await call(`${repo}/blobs/${blob.digest}`, { method: 'HEAD', headers });
     if (head.status === 200) {
       result.skipped.push(blob.digest);
-      onBlob?.(blob.digest, false);
+      report('skipped', blob.size);
       continue;
     }
     expectStatus(head, [404], `HEAD blob ${blob.digest}`);
@@ -45,12 +62,12 @@ export async function pushImage(target: RegistryTarget, image: BuiltImage, tag: 
     const put = await call(location.toString(), {
       method: 'PUT',
       headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-      body: blob.body(),
+      body: blob.path ? fileBody(blob.path, (bytes) => report('sending', bytes)) : image.config,
       duplex: 'half',
     });
     expectStatus(put, [201], `uploading blob ${blob.digest}`);
     result.uploaded.push(blob.digest);
-    onBlob?.(blob.digest, true);
+    report('sent', blob.size);
   }
   const manifest = await call(`${repo}/manifests/${tag}`, { method: 'PUT', headers: { ...headers, 'content-type': MEDIA.manifest }, body: image.manifest });
   expectStatus(manifest, [201], `putting the manifest as ${tag}`);
@@ -71,8 +88,12 @@ export function registryBase(url: string): string {
   return `${parsed.protocol}//${parsed.host}`;
 }
 
-function fileBody(path: string): ReadableStream {
-  return Readable.toWeb(createReadStream(path)) as ReadableStream;
+/** A blob streamed from disk, counting the bytes read as it goes (for a progress bar). */
+function fileBody(path: string, onBytes: (bytes: number) => void): ReadableStream {
+  let bytes = 0;
+  const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  stream.on('data', (chunk) => onBytes((bytes += chunk.length)));
+  return Readable.toWeb(stream) as ReadableStream;
 }
 
 /** fetch, with a failure to connect said as the registry's, naming its host. */

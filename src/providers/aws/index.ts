@@ -21,6 +21,12 @@ import { ensureRole, executionPolicy } from './role.js';
 import { resolveAwsSettings } from './settings.js';
 import { ensureTriggers } from './triggers.js';
 
+/** A text progress bar for the spinner line (the reporter prints only the last state off a terminal). */
+function bar(ratio: number): string {
+  const filled = Math.round(Math.min(1, ratio) * 20);
+  return `${'█'.repeat(filled)}${'░'.repeat(20 - filled)}`;
+}
+
 /** Steps of a deploy, in order; each is idempotent, so a deploy killed after any of them converges when run again. */
 export const DEPLOY_STEPS = ['identity', 'bucket', 'upload', 'image', 'role', 'log-group', 'function', 'version', 'alias', 'url', 'triggers'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
@@ -160,10 +166,9 @@ export class AwsProvider implements Provider {
     const { readLayout } = await import('../../packaging/image/oci.js');
     const { pushImage } = await import('../../packaging/image/registry.js');
     const built = await readLayout(image.layout, image.tag);
-    let done = 0;
     // Immutable tags: one per image (the stage and the digest), so a tag never moves.
     const tag = `${d.names.alias}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
-    const pushed = await pushImage(target, built, tag, (digest, sent) => progress(`${++done}/${built.layers.length + 1} blobs${sent ? `, sent ${digest.slice(7, 19)}` : ''}`));
+    const pushed = await pushImage(target, built, tag, (p) => progress(`blob ${p.index + 1}/${p.count} ${p.state === 'skipped' ? 'already there' : `${bar(p.bytes / p.total)} ${fmt(p.bytes)} of ${fmt(p.total)}`}`));
     uploaded.push(...pushed.uploaded.map((blob) => `${d.names.repository}@${blob}`));
     return `${repo.uri}@${pushed.digest}`;
   }
