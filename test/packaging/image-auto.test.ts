@@ -55,4 +55,17 @@ describe('runtime.package auto', () => {
     expect(doc.limits.map((l) => l.id)).toEqual(['tmp', 'image']);
     expect(readFileSync(join(model.dir, 'mlserve.config.yaml'), 'utf8')).toMatch(/^ {2}package: auto/m);
   }, 300_000);
+
+  it('refuses a base whose Python is not runtime.python, naming both and a base that would do', async () => {
+    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1'], `\nimage:\n  base: ${base}\n`);
+    const file = join(model.dir, 'mlserve.config.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^ {2}package: \w+/m, '  package: image').replace(/^ {2}python: "3\.11"/m, '  python: "3.12"'));
+    const run = await runCli(['package', '--json'], { cwd: model.dir, env: packagingEnv() });
+    expect(run.code).toBe(2);
+    expect(run.json<{ error: { code: string; message: string; hint: string } }>().error).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: `image.base ${base} has Python 3.11; runtime.python is 3.12`,
+      hint: expect.stringContaining('public.ecr.aws/lambda/python:3.12'),
+    });
+  });
 });

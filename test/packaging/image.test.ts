@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLayer, type LayerEntry } from '../../src/packaging/image/layer.js';
 import { buildImage, writeLayout, type BuiltImage } from '../../src/packaging/image/oci.js';
+import { inspectBase } from '../../src/packaging/image/base.js';
 import { parseReference, pullImage } from '../../src/packaging/image/pull.js';
 import { pushImage, registryBase, type PushProgress } from '../../src/packaging/image/registry.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
@@ -157,6 +158,38 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
     const unpacked = copyAndUnpack(`${registry.host}/iris:v3`);
     expect(readFileSync(join(unpacked, 'rootfs/etc/os-release'), 'utf8')).toBe('ID=base\n');
     expect(readFileSync(join(unpacked, 'rootfs/var/task/mlserve_handler.py'), 'utf8')).toContain('def handler');
+  });
+
+  it('reads a base\'s Python and glibc from its own files, as AWS\'s and Debian\'s bases lay them out; a pinned base needs no registry', async () => {
+    const text = (name: string, body: string, mode = 0o644) => ({ name, source: { data: Buffer.from(body) }, size: Buffer.byteLength(body), mode });
+    const out = tempDir('bases-');
+    // AWS's python3.11 base (Amazon Linux 2): /var/lang/bin/python3.11, glibc 2.26 as libc-2.26.so, its own runtime client.
+    const al2 = buildImage({
+      architecture: 'amd64', entrypoint: ['/lambda-entrypoint.sh'], cmd: ['app.handler'], env: {}, workingDir: '/var/task',
+      layers: [{ layer: await writeLayer([text('lib64/libc-2.26.so', 'ELF'), text('usr/bin/python3.7', ''), text('var/lang/bin/python3.11', '', 0o755), text('lambda-entrypoint.sh', '', 0o755)], join(out, 'al2.tar.gz')), createdBy: 'al2' }],
+    });
+    await pushImage({ url: registry.url, repository: 'aws/python' }, al2, '3.11');
+    const cache = tempDir('inspect-cache-');
+    const pulled = await pullImage(`${registry.host}/aws/python:3.11`, 'amd64', cache);
+    expect(await inspectBase(pulled, cache)).toMatchObject({ python: '3.11', pythonPath: '/var/lang/bin/python3.11', glibc: [2, 26], lambdaRuntime: true });
+    // Debian (python:3.11-slim): /usr/local/bin/python3.11, a glibc 2.36 libc.so.6 that names its release; no runtime client.
+    const debian = buildImage({
+      architecture: 'amd64', cmd: ['python3'], env: {}, workingDir: '/',
+      layers: [{ layer: await writeLayer([text('usr/lib/x86_64-linux-gnu/libc.so.6', 'GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n'), text('usr/local/bin/python3.11', '', 0o755)], join(out, 'deb.tar.gz')), createdBy: 'debian' }],
+    });
+    await pushImage({ url: registry.url, repository: 'library/python' }, debian, '3.11-slim');
+    const deb = await pullImage(`${registry.host}/library/python:3.11-slim`, 'amd64', cache);
+    const runtime = await inspectBase(deb, cache);
+    expect(runtime).toMatchObject({ python: '3.11', pythonPath: '/usr/local/bin/python3.11', glibc: [2, 36], lambdaRuntime: false });
+    expect(runtime.uncompressedBytes).toBeGreaterThan(0);
+    // Pinned by digest and cached: pulled again with the registry gone.
+    await registry.stop();
+    try {
+      const again = await pullImage(deb.reference, 'amd64', cache);
+      expect(again.manifestDigest).toBe(deb.manifestDigest);
+    } finally {
+      registry = await startRegistry();
+    }
   });
 
   it('answers a registry\'s Bearer challenge anonymously, as AWS\'s public gallery asks', async () => {
