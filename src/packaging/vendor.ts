@@ -126,8 +126,11 @@ async function explainPipFailure(o: VendorOptions, output: string): Promise<Mlse
     elsewhere ?? 'no Linux wheel of it was found for this Python',
     working.length ? `runtimes that load it: ${working.join(', ')}` : `no other ${o.target.provider} runtime loads ${missing}`,
   ].join('; ');
+  const glibc = /needs glibc (2\.\d+)/.exec(elsewhere ?? '')?.[1];
   const fixes = [
     ...(working.length ? [`set runtime.python to ${working[0]!.slice('python'.length).split(' ')[0]} in mlserve.config.yaml`] : []),
+    // A container image can sit on any Python base: one with a newer glibc loads those wheels.
+    ...(glibc ? [`build a container image on a base with glibc ${glibc} or newer (runtime.package: image, image.base: public.ecr.aws/docker/library/python:${o.target.python}-slim-bookworm, glibc 2.36)`] : []),
     ...(newest ? [`pin ${name}==${newest}, the newest version with a wheel for python${o.target.python} on ${o.target.os}`] : []),
   ];
   return new MlserveError('DEPENDENCY_RESOLUTION', message, {

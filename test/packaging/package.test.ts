@@ -160,6 +160,8 @@ describe('mlserve package', () => {
     expect(error.code).toBe('DEPENDENCY_RESOLUTION');
     expect(error.message).toContain('onnxruntime==1.30.0 has no wheel for aws python3.11 x86_64 (Amazon Linux 2, glibc 2.26)');
     expect(error.message).toContain('1.30.0 for manylinux_2_28_x86_64 (needs glibc 2.28)');
+    // The way out that keeps the version: an image on a base whose glibc loads it.
+    expect(error.hint).toContain('build a container image on a base with glibc 2.28 or newer (runtime.package: image, image.base: public.ecr.aws/docker/library/python:3.11-slim-bookworm');
   });
 
   it('a bundle packaged for Lambda runs with only its own vendored dependencies', async () => {
