@@ -187,5 +187,14 @@ describe('container images (runtime.package image) against a real registry and m
     expect(JSON.parse(rerun.stdout)).toMatchObject({ version: '1', published: true, uploaded: [] }); // the push before the kill had sent every blob
     const fn = await sdk().lambda.send(new GetFunctionCommand({ FunctionName: 'iris-dev' }));
     expect(fn.Configuration).toMatchObject({ PackageType: 'Image' });
+    // Lambda cannot turn an Image function into a Zip one: said, with the way out, nothing changed.
+    const config = join(model.dir, 'mlserve.config.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^ {2}package: image/m, '  package: zip'));
+    const zip = spawnSync(process.execPath, [bin, 'deploy', '--json'], { cwd: model.dir, env, encoding: 'utf8' });
+    expect(zip.status).toBe(2);
+    expect((JSON.parse(zip.stdout) as { error: { message: string; hint: string } }).error).toMatchObject({
+      message: 'function iris-dev is deployed as an Image package; this package is a zip, and Lambda cannot change a function\'s package type',
+      hint: expect.stringContaining('mlserve destroy --provider aws'),
+    });
   }, 300_000);
 });

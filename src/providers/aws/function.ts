@@ -99,7 +99,7 @@ export async function ensureFunction(
   }
   const current = existing.configuration;
   if ((current.PackageType ?? 'Zip') !== packageType) {
-    throw new MlserveError('PROVIDER_CONFIG', `function ${name} is deployed as a ${current.PackageType ?? 'Zip'} package; this package is ${packageType === 'Image' ? 'a container image' : 'a zip'}, and Lambda cannot change a function's package type`, {
+    throw new MlserveError('PROVIDER_CONFIG', `function ${name} is deployed as ${current.PackageType === 'Image' ? 'an Image' : 'a Zip'} package; this package is ${packageType === 'Image' ? 'a container image' : 'a zip'}, and Lambda cannot change a function's package type`, {
       hint: `run \`mlserve destroy --provider aws\` and deploy again, or set runtime.package to ${packageType === 'Image' ? 'zip' : 'image'}`,
     });
   }
