@@ -4,8 +4,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
+import { parallelGzip } from './parallel-gzip.js';
 
 /** A file of a layer: its path inside the image (no leading slash), where its bytes come from, its mode. */
 export interface LayerEntry {
@@ -42,7 +42,7 @@ export async function writeLayer(entries: LayerEntry[], out: string): Promise<La
   const tar = pack();
   const diff = digesting();
   const blob = digesting();
-  const done = pipeline(tar, diff.stream, createGzip({ level: 6 }), blob.stream, createWriteStream(tmp));
+  const done = pipeline(tar, diff.stream, parallelGzip(6), blob.stream, createWriteStream(tmp));
   try {
     await addAll(tar, files);
     tar.finalize();
