@@ -1,0 +1,207 @@
+import { createHash } from 'node:crypto';
+import type { Config } from '../../core/config/schema.js';
+
+/**
+ * One resource an Azure deploy creates or updates, as it would be sent to Azure Resource Manager:
+ * its type, name, ID, API version and the request body. `deploy --dry-run` prints these; deploy
+ * applies exactly these, in order.
+ */
+export interface PlannedResource {
+  /** The deploy step that applies it (a deploy killed after any step converges when run again). */
+  step: 'resource-group' | 'storage' | 'monitoring' | 'plan' | 'function-app' | 'access';
+  type: string;
+  name: string;
+  id: string;
+  apiVersion: string;
+  body: Record<string, unknown>;
+}
+
+export interface AzurePlan {
+  resources: PlannedResource[];
+  /** What the plan chose that the user should know (memory rounded, a public endpoint). */
+  notes: string[];
+}
+
+/** API versions of the operations mlserve calls (Azure/azure-rest-api-specs, resource-manager, stable). */
+export const API_VERSIONS = {
+  resourceGroups: '2024-03-01',
+  storage: '2023-05-01',
+  workspaces: '2023-09-01',
+  components: '2020-02-02',
+  web: '2024-11-01',
+  roleAssignments: '2022-04-01',
+} as const;
+
+/** Flex Consumption instance sizes (../shared/fixtures/limits.md: 2,048 or 4,096 MB). */
+export const FLEX_MEMORY_MB = [2048, 4096] as const;
+
+/** Built-in role definitions (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles). */
+const ROLES = {
+  blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+} as const;
+
+/** The containers the Functions host keeps its leases and keys in: created by mlserve, so the identity needs no account-wide role. */
+export const HOST_CONTAINERS = ['azure-webjobs-hosts', 'azure-webjobs-secrets'] as const;
+
+export interface AzureNames {
+  resourceGroup: string;
+  /** Whether mlserve creates (and destroy deletes) the resource group. */
+  ownsResourceGroup: boolean;
+  storageAccount: string;
+  packages: string;
+  artifacts: string;
+  workspace: string;
+  insights: string;
+  plan: string;
+  site: string;
+  /** Blob prefix of this app and stage: `<app>/<stage>`. */
+  prefix: string;
+  tags: Record<string, string>;
+}
+
+/** Every name, from app, stage and subscription; storage account names are global, so they carry a hash. */
+export function azureNames(config: Config, stage: string, subscriptionId: string): AzureNames {
+  const base = `${config.name}-${stage}`;
+  const hash = createHash('sha256').update(`${subscriptionId}/${config.name}/${stage}`).digest('hex');
+  return {
+    resourceGroup: config.azure.resourceGroup ?? `mlserve-${base}`,
+    ownsResourceGroup: !config.azure.resourceGroup,
+    storageAccount: config.azure.storageAccount ?? `ml${base.replace(/[^a-z0-9]/g, '').slice(0, 12)}${hash.slice(0, 10)}`,
+    packages: 'mlserve-packages',
+    artifacts: 'mlserve-artifacts',
+    workspace: `mlserve-${base}-logs`,
+    insights: `mlserve-${base}-insights`,
+    plan: `mlserve-${base}-plan`,
+    site: `${base}-${hash.slice(0, 8)}`.slice(0, 60),
+    prefix: `${config.name}/${stage}`,
+    tags: { ...config.tags, 'mlserve:app': config.name, 'mlserve:stage': stage },
+  };
+}
+
+/** The nearest Flex instance size at least `memory` (else the largest), and a note when it differs. */
+export function flexMemory(memory: number): { mb: number; note?: string } {
+  const mb: number = FLEX_MEMORY_MB.find((m) => m >= memory) ?? FLEX_MEMORY_MB[FLEX_MEMORY_MB.length - 1]!;
+  return mb === memory ? { mb } : { mb, note: `resources.memory ${memory} MB: Flex Consumption instances have ${FLEX_MEMORY_MB.join(' or ')} MB; using ${mb} MB` };
+}
+
+/**
+ * The whole deployment as ARM requests, in the order they are applied: resource group, storage
+ * (HTTPS only, TLS 1.2, no public blob access, no shared keys), two private containers, Log
+ * Analytics and Application Insights (local auth off), the Flex plan, the function app (system
+ * identity, HTTPS only, identity-based storage and deployment), and the identity's role
+ * assignments, each scoped to one container: write on the host's two, read on the packages, and
+ * read on the artifacts only under the app's prefix (an ABAC condition on the blob path).
+ */
+export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: string; location: string }): AzurePlan {
+  const n = azureNames(config, stage, ctx.subscriptionId);
+  const rg = `/subscriptions/${ctx.subscriptionId}/resourceGroups/${n.resourceGroup}`;
+  const common = { location: ctx.location, tags: n.tags };
+  const account = `${rg}/providers/Microsoft.Storage/storageAccounts/${n.storageAccount}`;
+  const container = (name: string) => `${account}/blobServices/default/containers/${name}`;
+  const site = `${rg}/providers/Microsoft.Web/sites/${n.site}`;
+  const memory = flexMemory(config.resources.memory);
+  const notes = [...(memory.note ? [memory.note] : []), ...(config.endpoint.public ? ['endpoint.public is true: the function is anonymous (no function key)'] : [])];
+  const resources: PlannedResource[] = [
+    ...(n.ownsResourceGroup ? [{ step: 'resource-group' as const, type: 'Microsoft.Resources/resourceGroups', name: n.resourceGroup, id: rg, apiVersion: API_VERSIONS.resourceGroups, body: common }] : []),
+    ...storage(n, account, container, common),
+    ...monitoring(n, rg, common),
+    {
+      step: 'plan', type: 'Microsoft.Web/serverfarms', name: n.plan, id: `${rg}/providers/Microsoft.Web/serverfarms/${n.plan}`, apiVersion: API_VERSIONS.web,
+      body: { ...common, kind: 'functionapp', sku: { name: 'FC1', tier: 'FlexConsumption' }, properties: { reserved: true } },
+    },
+    functionApp(config, stage, n, { rg, site, container, common, memory: memory.mb }),
+    ...access(n, site, container),
+  ];
+  return { resources, notes };
+}
+
+function storage(n: AzureNames, account: string, container: (name: string) => string, common: Record<string, unknown>): PlannedResource[] {
+  const blobContainer = (name: string): PlannedResource => ({
+    step: 'storage', type: 'Microsoft.Storage/storageAccounts/blobServices/containers', name: `${n.storageAccount}/default/${name}`, id: container(name), apiVersion: API_VERSIONS.storage,
+    body: { properties: { publicAccess: 'None' } },
+  });
+  return [
+    {
+      step: 'storage', type: 'Microsoft.Storage/storageAccounts', name: n.storageAccount, id: account, apiVersion: API_VERSIONS.storage,
+      body: {
+        ...common, kind: 'StorageV2', sku: { name: 'Standard_LRS' },
+        properties: { supportsHttpsTrafficOnly: true, minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false, allowSharedKeyAccess: false, defaultToOAuthAuthentication: true, encryption: { keySource: 'Microsoft.Storage', services: { blob: { enabled: true } } } },
+      },
+    },
+    blobContainer(n.packages),
+    blobContainer(n.artifacts),
+    ...HOST_CONTAINERS.map(blobContainer),
+  ];
+}
+
+function monitoring(n: AzureNames, rg: string, common: Record<string, unknown>): PlannedResource[] {
+  const workspace = `${rg}/providers/Microsoft.OperationalInsights/workspaces/${n.workspace}`;
+  return [
+    { step: 'monitoring', type: 'Microsoft.OperationalInsights/workspaces', name: n.workspace, id: workspace, apiVersion: API_VERSIONS.workspaces, body: { ...common, properties: { sku: { name: 'PerGB2018' }, retentionInDays: 30 } } },
+    {
+      step: 'monitoring', type: 'Microsoft.Insights/components', name: n.insights, id: `${rg}/providers/Microsoft.Insights/components/${n.insights}`, apiVersion: API_VERSIONS.components,
+      body: { ...common, kind: 'web', properties: { Application_Type: 'web', WorkspaceResourceId: workspace, DisableLocalAuth: true } },
+    },
+  ];
+}
+
+function functionApp(config: Config, stage: string, n: AzureNames, o: { rg: string; site: string; container: (name: string) => string; common: Record<string, unknown>; memory: number }): PlannedResource {
+  const blobEndpoint = `https://${n.storageAccount}.blob.core.windows.net`;
+  const settings: Record<string, string> = {
+    ...config.environment,
+    // Identity-based host storage: no connection string, no key.
+    AzureWebJobsStorage__accountName: n.storageAccount,
+    AzureWebJobsStorage__credential: 'managedidentity',
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
+    MLSERVE_STAGE: stage,
+    MLSERVE_ARTIFACTS_URL: `${blobEndpoint}/${n.artifacts}`,
+  };
+  return {
+    step: 'function-app', type: 'Microsoft.Web/sites', name: n.site, id: o.site, apiVersion: API_VERSIONS.web,
+    body: {
+      ...o.common, kind: 'functionapp,linux', identity: { type: 'SystemAssigned' },
+      properties: {
+        serverFarmId: `${o.rg}/providers/Microsoft.Web/serverfarms/${n.plan}`,
+        httpsOnly: true,
+        siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled', appSettings: Object.entries(settings).map(([name, value]) => ({ name, value })) },
+        functionAppConfig: {
+          deployment: { storage: { type: 'blobContainer', value: `${blobEndpoint}/${n.packages}`, authentication: { type: 'SystemAssignedIdentity' } } },
+          runtime: { name: 'python', version: config.runtime.python },
+          scaleAndConcurrency: { maximumInstanceCount: config.resources.concurrency ?? 100, instanceMemoryMB: o.memory, triggers: { http: { perInstanceConcurrency: 1 } } },
+        },
+      },
+    },
+  };
+}
+
+/** The app's identity: write to the host's two containers (leases, keys), read on packages, read on its artifacts prefix; nothing account-wide. */
+function access(n: AzureNames, site: string, container: (name: string) => string): PlannedResource[] {
+  const assignment = (scope: string, role: string, what: string, condition?: string): PlannedResource => {
+    const name = uuidFrom(`${site}|${scope}|${role}`);
+    return {
+      step: 'access', type: 'Microsoft.Authorization/roleAssignments', name, id: `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`, apiVersion: API_VERSIONS.roleAssignments,
+      body: {
+        properties: {
+          roleDefinitionId: `/subscriptions/${site.split('/')[2]}/providers/Microsoft.Authorization/roleDefinitions/${role}`,
+          principalId: `{identity of ${n.site}}`,
+          principalType: 'ServicePrincipal',
+          description: `mlserve ${n.prefix}: ${what}`,
+          ...(condition ? { condition, conditionVersion: '2.0' } : {}),
+        },
+      },
+    };
+  };
+  const prefixOnly = `((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'})) OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith '${n.prefix}/'))`;
+  return [
+    ...HOST_CONTAINERS.map((c) => assignment(container(c), ROLES.blobDataContributor, `the Functions host's ${c}`)),
+    assignment(container(n.packages), ROLES.blobDataReader, 'read deployment packages'),
+    assignment(container(n.artifacts), ROLES.blobDataReader, `read artifacts under ${n.prefix}/ only`, prefixOnly),
+  ];
+}
+
+/** Role assignment names are GUIDs; derived from what they grant, so a re-run finds the same one. */
+function uuidFrom(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
