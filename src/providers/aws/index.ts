@@ -21,7 +21,7 @@ import { ensureRole, executionPolicy } from './role.js';
 import { resolveAwsSettings } from './settings.js';
 import { ensureTriggers } from './triggers.js';
 
-/** A text progress bar for the spinner line (the reporter prints only the last state off a terminal). */
+/** A text progress bar for the spinner line (off a terminal, progress is a --debug line at each 5 %). */
 function bar(ratio: number): string {
   const filled = Math.round(Math.min(1, ratio) * 20);
   return `${'█'.repeat(filled)}${'░'.repeat(20 - filled)}`;
