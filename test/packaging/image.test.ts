@@ -8,6 +8,7 @@ import { inspectBase } from '../../src/packaging/image/base.js';
 import { parseReference, pullImage } from '../../src/packaging/image/pull.js';
 import { pushImage, registryBase, type PushProgress } from '../../src/packaging/image/registry.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
+import { freePort } from '../helpers/service.js';
 import { tempDir } from '../helpers/python.js';
 
 /** A small tree with what a real dependency set has: a path over 100 bytes, an executable, nesting. */
@@ -228,7 +229,7 @@ describe('pushing to a real registry (docker-registry on 127.0.0.1)', () => {
   it('refuses plain HTTP beyond loopback, and names the registry it cannot reach', async () => {
     expect(() => registryBase('http://registry.example.com')).toThrow(/plain HTTP is allowed only to a loopback address/);
     expect(registryBase('123456789012.dkr.ecr.us-east-1.amazonaws.com')).toBe('https://123456789012.dkr.ecr.us-east-1.amazonaws.com');
-    const closed = `http://127.0.0.1:${(await import('../helpers/moto.js').then((m) => m.freePort()))}`;
+    const closed = `http://127.0.0.1:${(await freePort())}`;
     await expect(pushImage({ url: closed, repository: 'iris' }, await image('x'), 'x')).rejects.toMatchObject({ code: 'REGISTRY_ERROR', message: expect.stringContaining('cannot reach the registry at 127.0.0.1') });
   });
 });

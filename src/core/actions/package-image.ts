@@ -100,7 +100,7 @@ export async function writePackageImage(
   const built = await o.reporter.step(`Building the image (${entries.length} files in 3 layers)`, (progress) =>
     buildPackageImage({
       base: base.image, runtime: base.runtime, taskRoot: base.settings.taskRoot, handler: base.settings.handler, architecture: o.arch === 'arm64' ? 'arm64' : 'amd64',
-      env: {}, entries, layout: o.layout, tag: o.tag, cacheDir: join(userCacheDir(o.env), 'layers'), digests: o.digests,
+      entries, layout: o.layout, tag: o.tag, cacheDir: join(userCacheDir(o.env), 'layers'), digests: o.digests,
       onLayer: (name, layer, reused) => progress(`${name}: ${fmt(layer.size)}${reused ? ' (unchanged)' : ''}`),
     }),
   );

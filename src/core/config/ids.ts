@@ -10,7 +10,6 @@ export const PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'] as const;
 export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
 /** How code is shipped: a zip, a container image, or (auto) a zip unless it cannot fit. */
 export const PACKAGE_TYPES = ['auto', 'zip', 'image'] as const;
-export type PackageTypeChoice = (typeof PACKAGE_TYPES)[number];
 /** The stage when none is given, and what a stage name may be (it goes into resource names). */
 export const DEFAULT_STAGE = 'dev';
 export const STAGE_NAME = /^[a-z][a-z0-9-]{0,19}$/;

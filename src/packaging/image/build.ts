@@ -23,7 +23,6 @@ export interface ImageBuildInput {
   /** The handler, as Lambda names it (module.function). */
   handler: string;
   architecture: 'amd64' | 'arm64';
-  env: Record<string, string>;
   /** Every file of the package, named as in a zip (relative to the task root). */
   entries: PlannedFile[];
   /** The OCI image layout the image is written to, and its tag there. */
@@ -56,7 +55,7 @@ export async function buildPackageImage(o: ImageBuildInput): Promise<{ image: Bu
     architecture: o.architecture,
     ...(o.runtime.lambdaRuntime ? {} : { entrypoint: [python, '-m', 'mlserve_runtime.bootstrap'] }),
     cmd: [o.handler],
-    env: { ...o.env, LAMBDA_TASK_ROOT: o.taskRoot, ...(o.runtime.lambdaRuntime ? {} : { PYTHONPATH: o.taskRoot }) },
+    env: { LAMBDA_TASK_ROOT: o.taskRoot, ...(o.runtime.lambdaRuntime ? {} : { PYTHONPATH: o.taskRoot }) },
     workingDir: o.taskRoot,
     layers: layers.map((l) => ({ layer: l, createdBy: `mlserve: ${l.name} (${l.files} files)` })),
     base: o.base,

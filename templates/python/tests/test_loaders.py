@@ -14,6 +14,12 @@ def predict(runtime, body, path="/"):
     return response.status, response.body
 
 
+def assert_invalid_instances(runtime, instances):
+    """Input the model cannot take is the caller's fault: 400 INVALID_INPUT naming the field."""
+    status, body = predict(runtime, {"instances": instances})
+    assert status == 400 and body["error"]["code"] == "INVALID_INPUT" and body["error"]["field"] == "instances"
+
+
 @pytest.mark.parametrize("kind", ["sklearn-regressor", "sklearn-pickle", "onnx", "custom"])
 def test_predictions_equal_the_models_own(tmp_path, kind):
     bundle, info = make_bundle(tmp_path, kind)
@@ -28,8 +34,7 @@ def test_torchscript_predictions_equal_the_models_own_and_shape_errors_are_400(t
     status, body = predict(runtime, {"instances": info["rows"]})
     assert status == 200
     np.testing.assert_allclose(body["predictions"], info["predictions"], rtol=1e-5)
-    status, body = predict(runtime, {"instances": [[1.0, 2.0]]})
-    assert status == 400 and body["error"]["code"] == "INVALID_INPUT" and body["error"]["field"] == "instances"
+    assert_invalid_instances(runtime, [[1.0, 2.0]])
 
 
 def test_hugging_face_text_classifier_answers_labels_and_scores_like_the_model_and_refuses_non_text(tmp_path):
@@ -42,8 +47,7 @@ def test_hugging_face_text_classifier_answers_labels_and_scores_like_the_model_a
     status, body = predict(runtime, {"instances": info["rows"], "parameters": {"probabilities": True}})
     assert status == 200
     np.testing.assert_allclose(body["predictions"], info["probabilities"], rtol=1e-5)
-    status, body = predict(runtime, {"instances": [[1.0, 2.0]]})
-    assert status == 400 and body["error"]["code"] == "INVALID_INPUT" and body["error"]["field"] == "instances"
+    assert_invalid_instances(runtime, [[1.0, 2.0]])
 
 
 def test_hugging_face_encoder_answers_its_mean_pooled_embeddings(tmp_path):
