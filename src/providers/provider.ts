@@ -72,6 +72,11 @@ export interface Provider {
   prune(keep: number, options: { dryRun: boolean }): Promise<{ deleted: string[]; kept: string[] }>;
   /** Print log lines since `since` (epoch ms); with `follow`, keep printing until the signal aborts. */
   logs(since: number, follow: boolean, print: (line: LogLine) => void): Promise<void>;
+  /**
+   * What a deploy would create or change, without changing anything (providers that plan: Azure);
+   * `offline`: no credentials or network, everything as if nothing existed yet.
+   */
+  plan?(options: { offline: boolean }): Promise<DeployPlan>;
   /** Run the endpoint on this machine (providers that can: the local one). */
   serve?(options: ServeOptions): Promise<ServeHandle>;
 }
@@ -96,4 +101,10 @@ export interface LogLine {
   /** Where it came from: a log stream, or `v<version> <pid>` locally. */
   stream: string;
   message: string;
+}
+
+/** A deploy's plan: every resource it would send, with how (create, update) and exactly what. */
+export interface DeployPlan {
+  resources: { action: string; type: string; name: string; id: string; apiVersion: string; body: Record<string, unknown> }[];
+  notes: string[];
 }

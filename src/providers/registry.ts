@@ -1,5 +1,4 @@
 import type { ProviderId } from '../core/config/schema.js';
-import { MlserveError } from '../core/errors.js';
 import { awsPlatform } from './aws/platform.js';
 import { azurePlatform } from './azure/platform.js';
 import { localPlatform } from './local/platform.js';
@@ -19,7 +18,7 @@ interface Entry {
 const REGISTRY: Record<ProviderId, Entry> = {
   local: { platform: localPlatform, open: async (ctx) => new (await import('./local/index.js')).LocalProvider(ctx) },
   aws: { platform: awsPlatform, open: async (ctx) => new (await import('./aws/index.js')).AwsProvider(ctx) },
-  azure: { platform: azurePlatform, open: async () => unavailable('azure') },
+  azure: { platform: azurePlatform, open: async (ctx) => new (await import('./azure/index.js')).AzureProvider(ctx) },
 };
 
 /** The provider a config gets when it names none, and the one that runs bundles on this machine. */
@@ -41,10 +40,4 @@ export function providerFlags(): ProviderFlag[] {
 
 export async function openProvider(id: ProviderId, ctx: ProviderContext): Promise<Provider> {
   return REGISTRY[id].open(ctx);
-}
-
-function unavailable(id: ProviderId): never {
-  throw new MlserveError('USAGE', `the ${id} provider's lifecycle commands are not available in this version of mlserve`, {
-    hint: `\`mlserve package --provider ${id}\` builds its bundle; deploy with --provider local or aws (see the status table in README.md)`,
-  });
 }

@@ -137,9 +137,15 @@ const aws = z
 
 const azure = z
   .strictObject({
-    subscriptionId: z.string().min(1).optional(),
-    resourceGroup: z.string().min(1).optional(),
-    location: z.string().min(1).optional(),
+    subscriptionId: z.string().min(1).optional().describe('Subscription to deploy to; else AZURE_SUBSCRIPTION_ID, else the Azure CLI’s default.'),
+    tenantId: z.string().min(1).optional().describe('Microsoft Entra tenant to sign in to; else AZURE_TENANT_ID, else the credential’s own.'),
+    cloud: z.enum(['public', 'china', 'usgovernment']).default('public').describe('Azure cloud: its sign-in authority, Resource Manager and storage endpoints.'),
+    resourceManagerEndpoint: z
+      .url({ protocol: /^https$/, error: 'expected an https:// URL such as https://management.azure.com' })
+      .optional()
+      .describe('Resource Manager endpoint, for an Azure Stack Hub or other private cloud; default: the cloud’s.'),
+    resourceGroup: z.string().min(1).optional().describe('An existing resource group; else mlserve creates (and destroy deletes) mlserve-<app>-<stage>.'),
+    location: z.string().min(1).optional().describe('Azure region for new resources (e.g. eastus); else AZURE_LOCATION, else eastus.'),
     storageAccount: z
       .string()
       .regex(/^[a-z0-9]{3,24}$/, { error: 'expected 3–24 lowercase letters and digits' })

@@ -93,7 +93,7 @@ export function flexMemory(memory: number): { mb: number; note?: string } {
  * assignments, each scoped to one container: write on the host's two, read on the packages, and
  * read on the artifacts only under the app's prefix (an ABAC condition on the blob path).
  */
-export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: string; location: string }): AzurePlan {
+export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: string; location: string; storageSuffix?: string }): AzurePlan {
   const n = azureNames(config, stage, ctx.subscriptionId);
   const rg = `/subscriptions/${ctx.subscriptionId}/resourceGroups/${n.resourceGroup}`;
   const common = { location: ctx.location, tags: n.tags };
@@ -110,7 +110,7 @@ export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: 
       step: 'plan', type: 'Microsoft.Web/serverfarms', name: n.plan, id: `${rg}/providers/Microsoft.Web/serverfarms/${n.plan}`, apiVersion: API_VERSIONS.web,
       body: { ...common, kind: 'functionapp', sku: { name: 'FC1', tier: 'FlexConsumption' }, properties: { reserved: true } },
     },
-    functionApp(config, stage, n, { rg, site, container, common, memory: memory.mb }),
+    functionApp(config, stage, n, { rg, site, container, common, memory: memory.mb, storageSuffix: ctx.storageSuffix ?? 'core.windows.net' }),
     ...access(n, site, container),
   ];
   return { resources, notes };
@@ -146,8 +146,8 @@ function monitoring(n: AzureNames, rg: string, common: Record<string, unknown>):
   ];
 }
 
-function functionApp(config: Config, stage: string, n: AzureNames, o: { rg: string; site: string; container: (name: string) => string; common: Record<string, unknown>; memory: number }): PlannedResource {
-  const blobEndpoint = `https://${n.storageAccount}.blob.core.windows.net`;
+function functionApp(config: Config, stage: string, n: AzureNames, o: { rg: string; site: string; container: (name: string) => string; common: Record<string, unknown>; memory: number; storageSuffix: string }): PlannedResource {
+  const blobEndpoint = `https://${n.storageAccount}.blob.${o.storageSuffix}`;
   const settings: Record<string, string> = {
     ...config.environment,
     // Identity-based host storage: no connection string, no key.

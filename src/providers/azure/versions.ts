@@ -37,7 +37,7 @@ export class BlobVersions {
   /** Upload the package unless its SHA-256 is already there, and number it; an already published package is returned as it is. */
   async publish(file: string, meta: { bundleSha256: string; modelSha256: string }): Promise<{ version: BlobVersion; published: boolean; uploaded: string[] }> {
     const key = `${this.prefix}/packages/${meta.bundleSha256}.zip`;
-    const uploaded = (await this.uploadOnce(key, file, meta.bundleSha256)) ? [key] : [];
+    const uploaded = (await uploadOnce(this.container, key, file, meta.bundleSha256)) ? [key] : [];
     let result: { version: BlobVersion; published: boolean } | undefined;
     await this.change<BlobVersion[]>('versions.json', [], (versions) => {
       const existing = versions.find((v) => v.bundleSha256 === meta.bundleSha256);
@@ -77,15 +77,6 @@ export class BlobVersions {
     for (const v of gone) await this.container.getBlockBlobClient(v.key).deleteIfExists();
   }
 
-  /** Upload `file` to `key` unless a blob with this SHA-256 (in its metadata) is there. Returns whether it uploaded. */
-  private async uploadOnce(key: string, file: string, sha256: string): Promise<boolean> {
-    const blob = this.container.getBlockBlobClient(key);
-    const props = await blob.getProperties().catch((error: { statusCode?: number }) => (error.statusCode === 404 ? undefined : Promise.reject(error)));
-    if (props?.metadata?.sha256 === sha256) return false;
-    await blob.uploadFile(file, { metadata: { sha256 }, blobHTTPHeaders: { blobContentType: 'application/zip' } });
-    return true;
-  }
-
   /** The JSON blob and the ETag of exactly the bytes read (one download: its response carries both). */
   private async read<T>(name: string, empty: T): Promise<Versioned<T>> {
     try {
@@ -121,4 +112,13 @@ export class BlobVersions {
     }
     throw new MlserveError('PROVIDER_ERROR', `${this.prefix}/${name} kept changing under this deploy (${ATTEMPTS} attempts)`, { hint: 'another mlserve is changing this stage: wait for it, then run again' });
   }
+}
+
+/** Upload `file` to `key` unless a blob with this SHA-256 (in its metadata) is there. Returns whether it uploaded. */
+export async function uploadOnce(container: ContainerClient, key: string, file: string, sha256: string, contentType = 'application/zip'): Promise<boolean> {
+  const blob = container.getBlockBlobClient(key);
+  const props = await blob.getProperties().catch((error: { statusCode?: number }) => (error.statusCode === 404 ? undefined : Promise.reject(error)));
+  if (props?.metadata?.sha256 === sha256) return false;
+  await blob.uploadFile(file, { metadata: { sha256 }, blobHTTPHeaders: { blobContentType: contentType } });
+  return true;
 }

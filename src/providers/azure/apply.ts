@@ -1,0 +1,57 @@
+import type { GenericResource } from '@azure/arm-resources';
+import type { AzureClients } from './clients.js';
+import type { PlannedResource } from './plan.js';
+
+/** What a deploy learns from the resources it applied: the storage endpoint and the app's identity and hosts. */
+export interface Applied {
+  blobEndpoint?: string;
+  principalId?: string;
+  defaultHostName?: string;
+  scmHost?: string;
+}
+
+/** Poll long-running operations at this interval unless the service sends Retry-After. */
+const POLL_MS = 2000;
+
+/**
+ * PUT one planned resource by its ID (idempotent: ARM creates or updates it to exactly this body),
+ * waiting for a long-running operation to finish; role assignments get the app's identity, which
+ * only exists once the app does. What later steps need is copied into `applied`.
+ */
+export async function applyResource(c: AzureClients, r: PlannedResource, applied: Applied): Promise<void> {
+  const body = r.type === 'Microsoft.Authorization/roleAssignments' ? withPrincipal(r.body, applied.principalId) : r.body;
+  let result: GenericResource;
+  try {
+    result = await c.arm.resources.beginCreateOrUpdateByIdAndWait(r.id, r.apiVersion, body as GenericResource, { updateIntervalInMs: POLL_MS });
+  } catch (error) {
+    // The same grant under another name (made by hand, or by an older mlserve): it is there, which is all this step wants.
+    if ((error as { code?: string }).code === 'RoleAssignmentExists') return;
+    throw error;
+  }
+  learn(r, result, applied);
+}
+
+function withPrincipal(body: Record<string, unknown>, principalId: string | undefined): Record<string, unknown> {
+  if (!principalId) throw new Error('the function app has no identity yet: its step must run before the role assignments');
+  return { ...body, properties: { ...(body.properties as Record<string, unknown>), principalId } };
+}
+
+function learn(r: PlannedResource, result: GenericResource, applied: Applied): void {
+  const props = (result.properties ?? {}) as Record<string, unknown>;
+  if (r.type === 'Microsoft.Storage/storageAccounts') {
+    const blob = (props.primaryEndpoints as { blob?: string } | undefined)?.blob;
+    if (blob) applied.blobEndpoint = blob;
+  }
+  if (r.type === 'Microsoft.Web/sites') {
+    if (result.identity?.principalId) applied.principalId = result.identity.principalId;
+    Object.assign(applied, siteHosts(props));
+  }
+}
+
+/** The app's default host and its SCM (Kudu) host, from a site's properties. */
+export function siteHosts(props: Record<string, unknown>): { defaultHostName?: string; scmHost?: string } {
+  const states = (props.hostNameSslStates as { name?: string; hostType?: string }[] | undefined) ?? [];
+  const scm = states.find((s) => s.hostType === 'Repository')?.name;
+  const host = props.defaultHostName as string | undefined;
+  return { ...(host ? { defaultHostName: host } : {}), ...(scm ? { scmHost: scm } : host ? { scmHost: host.replace(/^([^.]+)\./, '$1.scm.') } : {}) };
+}

@@ -1,0 +1,47 @@
+import type { Config } from '../../core/config/schema.js';
+
+/** One Azure cloud's endpoints: where to sign in, Resource Manager, and the storage and app host suffixes. */
+export interface AzureCloud {
+  id: Config['azure']['cloud'];
+  authorityHost: string;
+  resourceManager: string;
+  /** The token audience for Resource Manager (and the SCM publish endpoint, which takes the same token). */
+  armScope: string;
+  storageScope: string;
+  storageSuffix: string;
+}
+
+/**
+ * The three clouds mlserve knows, from Microsoft's published endpoints (`az cloud show`; learn.microsoft.com
+ * azure/china/resources-developer-guide and azure/azure-government/compare-azure-government-global-azure).
+ */
+const CLOUDS: Record<AzureCloud['id'], Omit<AzureCloud, 'id'>> = {
+  public: {
+    authorityHost: 'https://login.microsoftonline.com',
+    resourceManager: 'https://management.azure.com',
+    armScope: 'https://management.azure.com/.default',
+    storageScope: 'https://storage.azure.com/.default',
+    storageSuffix: 'core.windows.net',
+  },
+  china: {
+    authorityHost: 'https://login.chinacloudapi.cn',
+    resourceManager: 'https://management.chinacloudapi.cn',
+    armScope: 'https://management.chinacloudapi.cn/.default',
+    storageScope: 'https://storage.azure.com/.default',
+    storageSuffix: 'core.chinacloudapi.cn',
+  },
+  usgovernment: {
+    authorityHost: 'https://login.microsoftonline.us',
+    resourceManager: 'https://management.usgovcloudapi.net',
+    armScope: 'https://management.usgovcloudapi.net/.default',
+    storageScope: 'https://storage.azure.com/.default',
+    storageSuffix: 'core.usgovcloudapi.net',
+  },
+};
+
+/** The configured cloud, with `azure.resourceManagerEndpoint` (a private cloud) in place of its Resource Manager. */
+export function cloudOf(config: Config): AzureCloud {
+  const cloud = { id: config.azure.cloud, ...CLOUDS[config.azure.cloud] };
+  const custom = config.azure.resourceManagerEndpoint;
+  return custom ? { ...cloud, resourceManager: custom.replace(/\/+$/, '') } : cloud;
+}

@@ -1,0 +1,44 @@
+import { MlserveError } from '../../core/errors.js';
+import type { AzureClients } from './clients.js';
+import type { AzureNames, AzurePlan } from './plan.js';
+
+/**
+ * Remove the stage: the resource group when mlserve created it (after checking its tags say so),
+ * else each planned resource in reverse order, only when it carries this app's and stage's tags
+ * (role assignments carry none: their names are derived from what they grant, so they are ours).
+ * Anything already gone is skipped, so a second run (or one after an interruption) finishes the job.
+ */
+export async function destroyAzure(c: AzureClients, names: AzureNames, plan: AzurePlan, options: { dryRun: boolean }): Promise<string[]> {
+  const rg = `/subscriptions/${c.settings.subscriptionId}/resourceGroups/${names.resourceGroup}`;
+  if (names.ownsResourceGroup) {
+    if (!(await c.arm.resourceGroups.checkExistence(names.resourceGroup)).body) return [];
+    const group = await c.arm.resourceGroups.get(names.resourceGroup);
+    assertOurs(group.tags, names, `resource group ${names.resourceGroup}`);
+    const inside: string[] = [];
+    for await (const r of c.arm.resources.listByResourceGroup(names.resourceGroup)) inside.push(r.id!);
+    if (!options.dryRun) await c.arm.resourceGroups.beginDeleteAndWait(names.resourceGroup, { updateIntervalInMs: 2000 });
+    return [rg, ...inside];
+  }
+  const removed: string[] = [];
+  for (const r of [...plan.resources].reverse()) {
+    let found;
+    try {
+      found = await c.arm.resources.getById(r.id, r.apiVersion);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) continue; // already gone
+      throw error;
+    }
+    const tagged = r.type !== 'Microsoft.Authorization/roleAssignments' && r.type !== 'Microsoft.Storage/storageAccounts/blobServices/containers';
+    if (tagged) assertOurs(found.tags, names, `${r.type} ${r.name}`);
+    if (!options.dryRun) await c.arm.resources.beginDeleteByIdAndWait(r.id, r.apiVersion, { updateIntervalInMs: 2000 });
+    removed.push(r.id);
+  }
+  return removed;
+}
+
+function assertOurs(tags: Record<string, string> | undefined, names: AzureNames, what: string): void {
+  if (tags?.['mlserve:app'] === names.tags['mlserve:app'] && tags?.['mlserve:stage'] === names.tags['mlserve:stage']) return;
+  throw new MlserveError('NOT_OWNED', `${what} exists but is not tagged mlserve:app=${names.tags['mlserve:app']}, mlserve:stage=${names.tags['mlserve:stage']}: mlserve did not create it and leaves it alone`, {
+    hint: 'remove it yourself if it should go, or set azure.resourceGroup / azure.storageAccount to names that are free',
+  });
+}
