@@ -1,0 +1,192 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEPLOY_STEPS } from '../../src/providers/azure/index.js';
+import { startAzureStandin, type AzureStandin } from '../helpers/azure-standin.js';
+import { startAzurite, type Azurite } from '../helpers/azurite.js';
+import { runCli } from '../helpers/cli.js';
+import { packagingEnv, project } from '../helpers/project.js';
+
+/**
+ * The Azure provider end to end: Azurite (HTTPS, Entra tokens) holds the packages, the versions
+ * index, the stage pointer and the artifacts; the ARM and SCM stand-in (test/helpers/azure-standin.ts,
+ * following Microsoft's REST specifications and examples cited there) holds everything else and runs
+ * the published app. Sign-in is @azure/identity's own AzureCliCredential, answered by a stand-in `az`.
+ */
+let azurite: Azurite;
+let arm: AzureStandin;
+const fakeAz = join(import.meta.dirname, '../helpers/bin');
+const SUBSCRIPTION = '00000000-0000-4000-8000-00000000a2e1';
+
+beforeAll(async () => {
+  azurite = await startAzurite({ oauth: true });
+  arm = await startAzureStandin({ blobEndpoint: azurite.blobUrl, azuriteConnectionString: azurite.connectionString, throttleEvery: 9 });
+  // @azure/identity reads process.env: the CLI credential only, and the stand-in `az` first on PATH.
+  process.env.PATH = `${fakeAz}:${process.env.PATH}`;
+  process.env.AZURE_TOKEN_CREDENTIALS = 'AzureCliCredential';
+}, 60_000);
+afterAll(async () => {
+  await arm?.stop();
+  await azurite?.stop();
+});
+
+const configFor = () => `azure:\n  resourceManagerEndpoint: ${arm.url}\n  location: westeurope\n`;
+const envFor = () => packagingEnv({ PATH: process.env.PATH!, AZURE_TOKEN_CREDENTIALS: 'AzureCliCredential' });
+
+interface DeployDoc {
+  version: string;
+  published: boolean;
+  alias: { alias: string; version: string };
+  endpoint: string;
+  uploaded: string[];
+}
+
+const tagged = (app: string) => arm.resources().filter((r) => r.tags?.['mlserve:app'] === app);
+const byType = (type: string) => arm.resources().filter((r) => r.type === type);
+
+function blobs() {
+  return BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('mlserve-packages');
+}
+
+async function blobJson<T>(name: string): Promise<T> {
+  return JSON.parse((await blobs().getBlockBlobClient(name).downloadToBuffer()).toString('utf8')) as T;
+}
+
+describe('azure provider against Azurite and the ARM stand-in', () => {
+  it('plans offline with no credentials: every resource with its ARM type, name, API version and body', async () => {
+    const model = await project('custom', ['--provider', 'azure'], configFor());
+    const env = { ...envFor(), PATH: '/usr/bin:/bin' }; // no az at all
+    const run = await runCli(['deploy', '--dry-run', '--offline', '--json'], { cwd: model.dir, env });
+    expect(run.code, run.stderr).toBe(0);
+    const plan = run.json<{ subscriptionId: string; resources: { action: string; type: string; name: string; apiVersion: string; body: Record<string, unknown> }[] }>();
+    expect(plan.subscriptionId).toBe('{subscription}');
+    expect(plan.resources.map((r) => [r.action, r.type])).toEqual([
+      ['create', 'Microsoft.Resources/resourceGroups'],
+      ['create', 'Microsoft.Storage/storageAccounts'],
+      ...Array(4).fill(['create', 'Microsoft.Storage/storageAccounts/blobServices/containers']),
+      ['create', 'Microsoft.OperationalInsights/workspaces'],
+      ['create', 'Microsoft.Insights/components'],
+      ['create', 'Microsoft.Web/serverfarms'],
+      ['create', 'Microsoft.Web/sites'],
+      ...Array(4).fill(['create', 'Microsoft.Authorization/roleAssignments']),
+    ]);
+    const site = plan.resources.find((r) => r.type === 'Microsoft.Web/sites')!;
+    expect(site).toMatchObject({ apiVersion: '2024-11-01', body: { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { httpsOnly: true } } });
+    // --offline without --dry-run is a usage error.
+    expect((await runCli(['deploy', '--offline'], { cwd: model.dir, env })).code).toBe(2);
+  });
+
+  it('deploys, publishes only what changed, versions, promotes, rolls back and destroys everything tagged', async () => {
+    const model = await project('sklearn-classifier', ['--provider', 'azure'], configFor());
+    const env = envFor();
+    const cli = (args: string[]) => runCli(args, { cwd: model.dir, env });
+
+    const first = await cli(['deploy', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const d1 = first.json<DeployDoc>();
+    expect(d1).toMatchObject({ version: '1', published: true, alias: { alias: 'dev', version: '1' }, endpoint: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+\/$/) });
+
+    // Identity-based storage: HTTPS only, TLS 1.2, no public blobs, no shared keys; all tagged.
+    const [account] = byType('Microsoft.Storage/storageAccounts');
+    expect(account!.properties).toMatchObject({ supportsHttpsTrafficOnly: true, minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false, allowSharedKeyAccess: false });
+    expect(account!.tags).toMatchObject({ 'mlserve:app': 'iris', 'mlserve:stage': 'dev' });
+    const [site] = byType('Microsoft.Web/sites');
+    const settings = Object.fromEntries(((site!.properties.siteConfig as { appSettings: { name: string; value: string }[] }).appSettings).map((s) => [s.name, s.value]));
+    expect(settings).toMatchObject({ AzureWebJobsStorage__credential: 'managedidentity', MLSERVE_STAGE: 'dev' });
+    expect(Object.keys(settings).some((k) => /ConnectionString|AccountKey/i.test(`${k}=${settings[k]}`))).toBe(false);
+    // Each role assignment is for the app's own identity and scoped to one container.
+    const grants = byType('Microsoft.Authorization/roleAssignments');
+    expect(grants).toHaveLength(4);
+    for (const g of grants) {
+      expect(g.properties.principalId).toBe(site!.identity!.principalId);
+      expect(g.properties.scope).toMatch(/\/blobServices\/default\/containers\/[^/]+$/);
+    }
+
+    // Azurite holds the package under its SHA-256, the versions index and the stage pointer.
+    const versions = await blobJson<{ version: string; bundleSha256: string; key: string }[]>('iris/dev/versions.json');
+    expect(versions.map((v) => v.version)).toEqual(['1']);
+    const pkg = await blobs().getBlockBlobClient(versions[0]!.key).downloadToBuffer();
+    expect(createHash('sha256').update(pkg).digest('hex')).toBe(versions[0]!.bundleSha256);
+    expect(await blobJson('iris/dev/stage.json')).toMatchObject({ version: '1' });
+    expect(arm.publishes(site!.name)).toEqual([versions[0]!.bundleSha256]);
+
+    // The published app answers, with the function key read through ARM; without it, 401.
+    const invoked = await cli(['invoke', '--data', '{"instances": [[5.1, 3.5, 1.4, 0.2]]}', '--json']);
+    expect(invoked.code, invoked.stderr).toBe(0);
+    expect(invoked.json<{ status: number; body: { predictions: unknown[] } }>()).toMatchObject({ status: 200, body: { predictions: [0] } });
+    expect((await fetch(d1.endpoint, { method: 'POST', body: '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' })).status).toBe(401);
+
+    // Nothing changed: nothing uploaded, no version, nothing published.
+    expect((await cli(['deploy', '--json'])).json<DeployDoc>()).toMatchObject({ version: '1', published: false, uploaded: [] });
+    expect(arm.publishes(site!.name)).toHaveLength(1);
+
+    // A changed model: version 2, published, and the pointer follows.
+    const { execFileSync } = await import('node:child_process');
+    const { testPython } = await import('../helpers/python.js');
+    execFileSync(testPython(), ['-c', `import joblib; from sklearn.linear_model import LogisticRegression; from sklearn.datasets import load_iris; X, y = load_iris(return_X_y=True); joblib.dump(LogisticRegression(max_iter=50, C=0.01).fit(X, y), ${JSON.stringify(join(model.dir, 'model.joblib'))})`]);
+    expect((await cli(['deploy', '--json'])).json<DeployDoc>()).toMatchObject({ version: '2', published: true, alias: { version: '2' } });
+    const v2 = (await blobJson<{ bundleSha256: string }[]>('iris/dev/versions.json'))[1]!.bundleSha256;
+    expect(arm.publishes(site!.name).at(-1)).toBe(v2);
+
+    // Rollback publishes version 1's package again and moves the pointer; promote 2 brings it back.
+    const back = await cli(['rollback', '--json']);
+    expect(back.code, back.stderr).toBe(0);
+    expect((await blobJson<{ version: string }>('iris/dev/stage.json')).version).toBe('1');
+    expect(arm.publishes(site!.name).at(-1)).toBe(versions[0]!.bundleSha256);
+    expect((await cli(['promote', '2', '--json'])).code).toBe(0);
+    expect((await blobJson<{ version: string }>('iris/dev/stage.json')).version).toBe('2');
+    expect(arm.publishes(site!.name).at(-1)).toBe(v2);
+    const listed = (await cli(['versions', '--json'])).json<{ versions: { version: string }[]; alias: { version: string } }>();
+    expect(listed).toMatchObject({ versions: [{ version: '1' }, { version: '2' }], alias: { version: '2' } });
+
+    // No slots: a weighted promote is refused, saying why and what would give a canary.
+    const canary = await cli(['promote', '1', '--weight', '10']);
+    expect(canary.code).toBe(2);
+    expect(canary.stderr).toMatch(/no deployment slots[\s\S]*--stage canary/);
+
+    // Destroy: the dry run lists, --yes removes everything tagged, a second run finds nothing.
+    const dry = (await cli(['destroy', '--dry-run', '--json'])).json<{ removed: string[] }>();
+    expect(dry.removed[0]).toBe(`/subscriptions/${SUBSCRIPTION}/resourceGroups/mlserve-iris-dev`);
+    expect(tagged('iris').length).toBeGreaterThan(0);
+    const gone = await cli(['destroy', '--yes', '--json']);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(tagged('iris')).toEqual([]);
+    expect(arm.resources()).toEqual([]);
+    expect((await cli(['destroy', '--yes', '--json'])).json<{ removed: string[] }>().removed).toEqual([]);
+    // Throttling was met and retried along the way (every 9th ARM request answers 429).
+    expect(arm.calls.length).toBeGreaterThan(9);
+  }, 600_000);
+
+  it('a deploy killed (SIGKILL) right after each step converges, when run again, with no duplicates', async () => {
+    const model = await project('custom', ['--provider', 'azure', '--name', 'kill'], configFor());
+    const env = { ...process.env, ...envFor() };
+    const snapshot = async () => ({
+      resources: arm.resources().map((r) => `${r.type} ${r.name}`).sort(),
+      versions: (await blobJson<{ version: string }[]>('kill/dev/versions.json')).map((v) => v.version),
+      stage: (await blobJson<{ version: string }>('kill/dev/stage.json')).version,
+    });
+    const bin = join(import.meta.dirname, '../../bin/mlserve.js');
+    const deploy = (extra: Record<string, string> = {}) => new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'deploy', '--json'], { cwd: model.dir, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('exit', (code, signal) => resolve({ code, signal, stderr }));
+    });
+    const reference = await deploy();
+    expect(reference.code, reference.stderr).toBe(0);
+    const want = await snapshot();
+    expect(want).toMatchObject({ versions: ['1'], stage: '1' });
+    const destroy = () => runCli(['destroy', '--yes'], { cwd: model.dir, env: envFor() });
+    for (const step of DEPLOY_STEPS) {
+      expect((await destroy()).code).toBe(0);
+      const killed = await deploy({ MLSERVE_FAULT_AFTER_STEP: step });
+      expect(killed.signal, `${step}: ${killed.stderr}`).toBe('SIGKILL');
+      const rerun = await deploy();
+      expect(rerun.code, `${step}: ${rerun.stderr}`).toBe(0);
+      expect(await snapshot(), `after a kill following "${step}"`).toEqual(want);
+    }
+    expect((await destroy()).code).toBe(0);
+  }, 900_000);
+});
