@@ -83,6 +83,13 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     const env = envFor();
     const cli = (args: string[]) => runCli(args, { cwd: model.dir, env });
 
+    // doctor names who signs in and where the subscription came from; no token is printed.
+    const doctor = await cli(['doctor', '--provider', 'azure', '--json']);
+    const checks = doctor.json<{ checks: { name: string; status: string; detail: string }[] }>().checks;
+    expect(checks.find((c) => c.name === 'azure identity')).toMatchObject({ status: 'ok', detail: expect.stringContaining('data.scientist@contoso.example') });
+    expect(checks.find((c) => c.name === 'azure subscription')).toMatchObject({ status: 'ok', detail: expect.stringContaining(`${SUBSCRIPTION} (from the Azure CLI’s default subscription`) });
+    expect(doctor.stdout).not.toMatch(/eyJ[\w-]{10,}\./);
+
     const first = await cli(['deploy', '--json']);
     expect(first.code, first.stderr).toBe(0);
     const d1 = first.json<DeployDoc>();

@@ -24,8 +24,8 @@ export interface AzureClients {
  * endpoints the way a user points them at a sovereign cloud.
  */
 export async function createAzureClients(config: Config, env: Record<string, string | undefined>): Promise<AzureClients> {
-  const cloud = cloudOf(config);
-  const settings = await resolveAzureSettings(config, env);
+  const cloud = cloudOf(config.azure);
+  const settings = await resolveAzureSettings(config.azure, env);
   const credential = new DefaultAzureCredential({ authorityHost: cloud.authorityHost, ...(settings.tenantId ? { tenantId: settings.tenantId } : {}) });
   const arm = { endpoint: cloud.resourceManager, credentialScopes: [cloud.armScope], userAgentOptions: { userAgentPrefix: 'mlserve' } };
   return {

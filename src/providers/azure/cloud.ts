@@ -40,8 +40,9 @@ const CLOUDS: Record<AzureCloud['id'], Omit<AzureCloud, 'id'>> = {
 };
 
 /** The configured cloud, with `azure.resourceManagerEndpoint` (a private cloud) in place of its Resource Manager. */
-export function cloudOf(config: Config): AzureCloud {
-  const cloud = { id: config.azure.cloud, ...CLOUDS[config.azure.cloud] };
-  const custom = config.azure.resourceManagerEndpoint;
+export function cloudOf(azure: Partial<Config['azure']> = {}): AzureCloud {
+  const id = azure.cloud ?? 'public';
+  const cloud = { id, ...CLOUDS[id] };
+  const custom = azure.resourceManagerEndpoint;
   return custom ? { ...cloud, resourceManager: custom.replace(/\/+$/, '') } : cloud;
 }

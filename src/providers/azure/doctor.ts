@@ -2,7 +2,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Check } from '../../core/checks.js';
 import { readTextIfExists } from '../../core/fs.js';
+import type { Config } from '../../core/config/schema.js';
+import { MlserveError } from '../../core/errors.js';
 import type { DoctorContext } from '../platform.js';
+import { cloudOf } from './cloud.js';
+import { resolveAzureSettings } from './settings.js';
 import { safeUrl } from '../../core/safe-url.js';
 
 /** Azure credentials and subscription, named by their source, never printed. */
@@ -17,13 +21,45 @@ export async function azureChecks({ env, config }: DoctorContext): Promise<Check
   const checks: Check[] = [
     { name: 'azure credentials', provider: 'azure', status: source ? 'ok' : 'fail', detail: source ?? 'none found: run az login, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET' },
   ];
-  const subscription = env.AZURE_SUBSCRIPTION_ID ?? config?.azure.subscriptionId;
-  checks.push({ name: 'azure subscription', provider: 'azure', status: subscription ? 'ok' : 'warn', detail: subscription ?? 'not set: azure.subscriptionId or AZURE_SUBSCRIPTION_ID' });
+  // The chain itself is the judge (managed identity, for one, leaves no trace in files or variables).
+  const identity = await identityCheck(config, env);
+  if (!source && identity.status === 'ok') Object.assign(checks[0]!, { status: 'ok', detail: 'found by DefaultAzureCredential (Azure CLI, Developer CLI or managed identity)' });
+  checks.push(identity);
+  checks.push(await subscriptionCheck(config, env));
   if (env.AZURE_STORAGE_CONNECTION_STRING) {
     const endpoint = /BlobEndpoint=([^;]+)/.exec(env.AZURE_STORAGE_CONNECTION_STRING)?.[1];
     checks.push({ name: 'azure storage', provider: 'azure', status: 'ok', detail: `AZURE_STORAGE_CONNECTION_STRING set (not shown)${endpoint ? `, blob endpoint ${safeUrl(endpoint)}` : ''}` });
   }
   return checks;
+}
+
+/**
+ * Who the credential chain signs in as: a Resource Manager token is fetched (never shown) and its
+ * claims named: the user or application, its object id and tenant.
+ */
+async function identityCheck(config: Config | undefined, env: Record<string, string | undefined>): Promise<Check> {
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  const cloud = cloudOf(config?.azure);
+  const tenantId = config?.azure.tenantId ?? env.AZURE_TENANT_ID;
+  try {
+    const token = await new DefaultAzureCredential({ authorityHost: cloud.authorityHost, ...(tenantId ? { tenantId } : {}) }).getToken(cloud.armScope, { abortSignal: AbortSignal.timeout(30_000) });
+    const claims = JSON.parse(Buffer.from(token.token.split('.')[1] ?? '', 'base64url').toString('utf8') || '{}') as Record<string, string | undefined>;
+    const who = claims.upn ?? claims.unique_name ?? claims.preferred_username ?? (claims.appid ? `application ${claims.appid}` : 'an identity');
+    return { name: 'azure identity', provider: 'azure', status: 'ok', detail: `${who} (object ${claims.oid ?? '?'}, tenant ${claims.tid ?? '?'}), signed in to ${cloud.id} Azure` };
+  } catch (error) {
+    return { name: 'azure identity', provider: 'azure', status: 'fail', detail: `sign-in failed: ${((error as Error).message ?? String(error)).split('\n')[0]}` };
+  }
+}
+
+/** The subscription deploys go to, and where it came from. */
+async function subscriptionCheck(config: Config | undefined, env: Record<string, string | undefined>): Promise<Check> {
+  try {
+    const settings = await resolveAzureSettings(config?.azure ?? {}, env);
+    return { name: 'azure subscription', provider: 'azure', status: 'ok', detail: `${settings.subscriptionId} (from ${settings.subscriptionSource}); location ${settings.location}` };
+  } catch (error) {
+    if (!(error instanceof MlserveError)) throw error;
+    return { name: 'azure subscription', provider: 'azure', status: 'warn', detail: `${error.message}; ${error.hint ?? ''}` };
+  }
 }
 
 /** Does the file exist and hold JSON (the Azure CLI writes a BOM first)? A missing file is "no". */

@@ -93,8 +93,8 @@ export class AzureProvider implements Provider {
     const { config } = this.ctx.loaded;
     if (options.offline) {
       const { cloudOf } = await import('./cloud.js');
-      const settings = await resolveAzureSettings(config, this.ctx.env, { offline: true });
-      const plan = await this.azurePlanFor({ settings, cloud: cloudOf(config) });
+      const settings = await resolveAzureSettings(config.azure, this.ctx.env, { offline: true });
+      const plan = await this.azurePlanFor({ settings, cloud: cloudOf(config.azure) });
       return { ...plan, subscriptionId: settings.subscriptionId, location: settings.location, offline: true, resources: plan.resources.map((r) => ({ ...r, action: 'create' as const })) };
     }
     const c = await this.clients();

@@ -15,15 +15,15 @@ export interface AzureSettings {
  * The one resolution of the subscription (config, then AZURE_SUBSCRIPTION_ID, then the Azure CLI's
  * default account), tenant and location, used by every Azure command and by doctor.
  */
-export async function resolveAzureSettings(config: Config, env: Record<string, string | undefined>, options: { offline?: boolean } = {}): Promise<AzureSettings> {
-  const tenantId = config.azure.tenantId ?? env.AZURE_TENANT_ID;
-  const [location, locationSource] = config.azure.location
-    ? [config.azure.location, 'azure.location in the config']
+export async function resolveAzureSettings(azure: Partial<Config['azure']>, env: Record<string, string | undefined>, options: { offline?: boolean } = {}): Promise<AzureSettings> {
+  const tenantId = azure.tenantId ?? env.AZURE_TENANT_ID;
+  const [location, locationSource] = azure.location
+    ? [azure.location, 'azure.location in the config']
     : env.AZURE_LOCATION
       ? [env.AZURE_LOCATION, 'AZURE_LOCATION']
       : ['eastus', 'the default (set azure.location to change it)'];
   const base = { location, locationSource, ...(tenantId ? { tenantId } : {}) };
-  if (config.azure.subscriptionId) return { ...base, subscriptionId: config.azure.subscriptionId, subscriptionSource: 'azure.subscriptionId in the config' };
+  if (azure.subscriptionId) return { ...base, subscriptionId: azure.subscriptionId, subscriptionSource: 'azure.subscriptionId in the config' };
   if (env.AZURE_SUBSCRIPTION_ID) return { ...base, subscriptionId: env.AZURE_SUBSCRIPTION_ID, subscriptionSource: 'AZURE_SUBSCRIPTION_ID' };
   // Offline (deploy --dry-run --offline): no CLI call; the plan shows where the subscription goes.
   if (options.offline) return { ...base, subscriptionId: '{subscription}', subscriptionSource: 'not resolved offline' };
