@@ -65,6 +65,8 @@ export interface Platform {
   /** Container images (when `packageTypes` has 'image'): the default base, where code goes, the command. */
   image?: ImageSettings;
   flags: ProviderFlag[];
+  /** What this platform does differently from the config's values (a memory rounded, a timeout capped), each with its source: package warns. */
+  configNotes?(config: Config): string[];
   init: { fields: InitField[]; configSection(values: Record<string, string>): string[] };
   doctor(ctx: DoctorContext): Promise<Check[]>;
 }

@@ -77,3 +77,16 @@ describe('the Azure deployment plan (what deploy sends to Resource Manager)', ()
     expect(plan({ endpoint: { public: true } }).notes).toContain('endpoint.public is true: the function is anonymous (no function key)');
   });
 });
+
+describe('the Azure platform description', () => {
+  it('says in package warnings where the config asks for more than Flex Consumption gives, with the source', async () => {
+    const { azurePlatform } = await import('../../src/providers/azure/platform.js');
+    const config = (resources: ConfigInput['resources']) => configSchema.parse({ name: 'iris', model: { framework: 'sklearn', file: 'model.joblib' }, resources });
+    const notes = azurePlatform.configNotes!(config({ timeout: 600, memory: 1024 }));
+    expect(notes).toEqual([
+      expect.stringMatching(/^resources\.timeout 600 s: .*within 230 s.*functions-scale#timeout/),
+      expect.stringMatching(/^resources\.memory 1024 MB: .*using 2048 MB/),
+    ]);
+    expect(azurePlatform.configNotes!(config({ timeout: 60, memory: 2048 }))).toEqual([]);
+  });
+});

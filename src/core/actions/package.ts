@@ -291,6 +291,7 @@ function buildReport(p: ReportParts): PackageResult {
   const imageBytes = p.image?.uncompressedBytes ?? (base ? base.runtime.uncompressedBytes + unzippedBytes : undefined);
   const measured = { ...(zip ? { zipped: zip.bytes } : {}), unzipped: unzippedBytes, tmp: p.plan.ephemeralStorageMb * MB, ...(imageBytes !== undefined ? { image: imageBytes } : {}) };
   const limits = checkLimits(platform.limits, measured, base ? 'image' : 'zip');
+  warnings.push(...(platform.configNotes?.(p.inputs.o.loaded.config) ?? []));
   for (const l of limits) {
     if (l.ok && l.ratio >= 0.7 && l.effect !== 'route') warnings.push(`${l.name} is at ${Math.round(l.ratio * 100)}% of its limit`);
     if (!l.ok && l.effect === 'warn') warnings.push(`${l.name} exceeds ${l.limit} bytes (${l.source})`);
