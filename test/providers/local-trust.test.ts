@@ -126,4 +126,27 @@ describe('local provider: what a new user hits', () => {
     expect(invoke.json()).toMatchObject({ body: { predictions: [6] } });
     expect(invoke.stderr).toMatch(/cannot run the aws bundle on this machine \(this machine is x86_64; the bundle is built for arm64\): falling back/);
   });
+
+  it('serve --target azure runs the Azure bundle through its own entry (the adapter function_app.py calls)', async () => {
+    const model = await project('sklearn-classifier', ['--provider', 'azure']);
+    const env = packagingEnv();
+    const serve = await startServe(model.dir, env, ['--target', 'azure']);
+    try {
+      const v2 = await fetch(`${serve.url}/v2/models/iris/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [model.rows.length, model.rows[0]!.length], datatype: 'FP32', data: model.rows.flat() }] }),
+      });
+      expect(v2.status).toBe(200);
+      expect(((await v2.json()) as { outputs: { data: unknown[] }[] }).outputs[0]!.data).toEqual(model.predictions);
+      expect((await fetch(`${serve.url}/nowhere`)).status).toBe(404);
+    } finally {
+      await serve.stop();
+    }
+    // The bundle that ran is Azure's: function_app.py and no Lambda handler.
+    const { readdirSync, existsSync } = await import('node:fs');
+    const root = join(model.dir, '.mlserve/local/iris/dev/targets/azure/versions');
+    const dir = join(root, readdirSync(root)[0]!);
+    expect([existsSync(join(dir, 'function_app.py')), existsSync(join(dir, 'mlserve_handler.py'))]).toEqual([true, false]);
+  });
 });

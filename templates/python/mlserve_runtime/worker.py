@@ -1,5 +1,6 @@
-"""The local provider's worker: runs the bundle's own Lambda entry (mlserve_handler.handler), one
-invocation at a time, as a Lambda execution environment would.
+"""The local provider's worker: runs the bundle's own entry, one invocation at a time, as a Lambda
+execution environment would: Lambda's mlserve_handler.handler, or, in an Azure Functions bundle
+(function_app.py and no Lambda handler), the Azure adapter function_app.py calls.
 
 Protocol: newline-delimited JSON on fd 3 (requests in) and fd 4 (replies out), so the handler's own
 stdout/stderr stay free for logs. First reply: {"type": "ready", "init_ms"} or {"type": "init_error",
@@ -22,6 +23,17 @@ def _error(exc: BaseException) -> dict:
             "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__)}
 
 
+def _entry():
+    """The bundle's handler: Lambda's, else (an Azure bundle) the Azure adapter behind Lambda's shape."""
+    if os.path.exists("function_app.py") and not os.path.exists("mlserve_handler.py"):
+        from .azure import local_handler
+
+        return local_handler(os.getcwd())
+    import mlserve_handler
+
+    return mlserve_handler.handler
+
+
 def main() -> None:
     requests = os.fdopen(3, "rb")  # buffered: an unbuffered readline() is one syscall per byte
     replies = os.fdopen(4, "wb")
@@ -32,7 +44,7 @@ def main() -> None:
 
     started = time.perf_counter()
     try:
-        import mlserve_handler
+        handler = _entry()
     except BaseException as exc:  # report why the bundle cannot start, then exit like Lambda's init failure
         traceback.print_exc()
         reply({"type": "init_error", "error": _error(exc)})
@@ -43,7 +55,7 @@ def main() -> None:
         message = json.loads(line)
         context = Context(message.get("request_id", ""), message.get("deadline_ms", time.time() * 1000 + 3000))
         try:
-            result = mlserve_handler.handler(message["event"], context)
+            result = handler(message["event"], context)
             reply({"id": message["id"], "ok": True, "result": result})
         except Exception as exc:  # a function error, reported like Lambda's Unhandled error
             traceback.print_exc()
