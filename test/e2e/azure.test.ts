@@ -32,7 +32,7 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-const configFor = () => `azure:\n  resourceManagerEndpoint: ${arm.url}\n  location: westeurope\n`;
+const configFor = () => `azure:\n  resourceManagerEndpoint: ${arm.url}\n  logsEndpoint: ${arm.url}\n  location: westeurope\n`;
 const envFor = () => packagingEnv({ PATH: process.env.PATH!, AZURE_TOKEN_CREDENTIALS: 'AzureCliCredential' });
 
 interface DeployDoc {
@@ -124,6 +124,11 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     expect(invoked.code, invoked.stderr).toBe(0);
     expect(invoked.json<{ status: number; body: { predictions: unknown[] } }>()).toMatchObject({ status: 200, body: { predictions: [0] } });
     expect((await fetch(d1.endpoint, { method: 'POST', body: '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' })).status).toBe(401);
+    // logs: the app's own log lines, read back from Application Insights through the Log Analytics query API.
+    const logs = await cli(['logs', '--since', '10m', '--json']);
+    expect(logs.code, logs.stderr).toBe(0);
+    const lines = logs.json<{ lines: { stream: string; message: string }[] }>().lines;
+    expect(lines.some((l) => l.stream === site!.name && /"event": "request".*"status": 200/.test(l.message))).toBe(true);
 
     // Nothing changed: nothing uploaded, no version, nothing published.
     expect((await cli(['deploy', '--json'])).json<DeployDoc>()).toMatchObject({ version: '1', published: false, uploaded: [] });
@@ -147,6 +152,11 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     expect(arm.publishes(site!.name).at(-1)).toBe(v2);
     const listed = (await cli(['versions', '--json'])).json<{ versions: { version: string }[]; alias: { version: string } }>();
     expect(listed).toMatchObject({ versions: [{ version: '1' }, { version: '2' }], alias: { version: '2' } });
+    // prune: version 1 (not pointed at) goes, with its package blob; the stage's version stays.
+    const pruned = await cli(['versions', 'prune', '--keep', '1', '--json']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect((await blobJson<{ version: string }[]>('iris/dev/versions.json')).map((v) => v.version)).toEqual(['2']);
+    expect(await blobs().getBlockBlobClient(versions[0]!.key).exists()).toBe(false);
 
     // No slots: a weighted promote is refused, saying why and what would give a canary.
     const canary = await cli(['promote', '1', '--weight', '10']);

@@ -68,6 +68,8 @@ interface Site {
   functionKey: string;
   deployments: Map<string, { status: number; polls: number; log: { log_time: string; message: string }[]; sha: string; text?: string }>;
   publishes: string[];
+  /** The app's log lines, as Application Insights' traces table holds them. */
+  traces: { timestamp: string; message: string; severityLevel: number }[];
   host?: { child: ChildProcess; authLevel: string; next: (line: string) => Promise<string> };
 }
 
@@ -110,6 +112,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
       res.end(payload === undefined ? '' : JSON.stringify(payload));
     };
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => send(status, { error: { code, message } }, headers);
+    if (req.method === 'POST' && /^\/v1\/.+\/query$/.test(url.pathname)) return query(req, url.pathname, body, send, error);
     if (!authorized(req, ARM_AUDIENCE)) return error(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing or its token is not for Resource Manager.');
     if (o.throttleEvery && ++count % o.throttleEvery === 0) return error(429, 'TooManyRequests', 'The request is being throttled.', { 'retry-after': '1' });
     if (!url.searchParams.get('api-version')) return error(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
@@ -142,6 +145,33 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     if (req.method === 'DELETE') return remove(id, send);
     if (req.method === 'PUT') return put(id, JSON.parse(body.toString('utf8') || '{}') as Partial<Resource>, send, error);
     return error(405, 'MethodNotAllowed', `${req.method} is not supported by this stand-in`);
+  }
+
+  /**
+   * Log Analytics' resource-centric query (operationalinsights data-plane 2022-10-27,
+   * examples/la-post-resource-centric-example.json): POST /v1/{resourceId}/query with {query, timespan},
+   * answered with tables of columns and rows. It keeps no query engine: it answers queries over the
+   * `traces` table of an Application Insights resource with the traces of that resource group's apps
+   * in the timespan, oldest first, and refuses other queries as the service refuses a bad one.
+   */
+  function query(req: IncomingMessage, path: string, body: Buffer, send: Send, error: ErrorSend): void {
+    if (!authorized(req, 'https://api.loganalytics.io')) return error(403, 'InsufficientAccessError', 'The provided credentials have insufficient access to perform the requested operation');
+    // The resource ID follows /v1/ without its leading slash (the example's resourceId is "subscriptions/…").
+    const id = `/${path.slice('/v1/'.length, -'/query'.length)}`;
+    const r = state.get(key(id));
+    if (!r || r.type !== 'Microsoft.Insights/components') return error(404, 'ResourceNotFound', `The resource ${id} was not found`);
+    const { query: text, timespan } = JSON.parse(body.toString('utf8')) as { query: string; timespan?: string };
+    if (!/\btraces\b/.test(text)) return error(400, 'BadArgumentError', 'The request had some invalid properties (this stand-in answers queries over traces)');
+    const [from, to] = (timespan ?? '').split('/').map((t) => Date.parse(t));
+    const rg = key(rgOf(id)!);
+    const rows = [...sites.entries()]
+      .filter(([k]) => k.startsWith(`${rg}/`))
+      .flatMap(([, site]) => site.traces.map((t) => ({ ...t, role: site.name })))
+      .filter((t) => (!from || Date.parse(t.timestamp) >= from) && (!to || Date.parse(t.timestamp) <= to))
+      .sort((a, b) => a.timestamp.localeCompare(b.timestamp))
+      .map((t) => [t.timestamp, t.message, t.role, t.severityLevel]);
+    const columns = [{ name: 'timestamp', type: 'datetime' }, { name: 'message', type: 'string' }, { name: 'cloud_RoleInstance', type: 'string' }, { name: 'severityLevel', type: 'int' }];
+    return send(200, { tables: [{ name: 'PrimaryResult', columns, rows }] });
   }
 
   function notFound(id: string): string {
@@ -224,7 +254,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
   }
 
   async function startSite(name: string): Promise<Site> {
-    const site: Site = { name, port: 0, server: undefined as unknown as Server, functionKey: randomUUID().replace(/-/g, ''), deployments: new Map(), publishes: [] };
+    const site: Site = { name, port: 0, server: undefined as unknown as Server, functionKey: randomUUID().replace(/-/g, ''), deployments: new Map(), publishes: [], traces: [] };
     site.server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
       void siteRequest(site, req, res).catch((e: Error) => {
         if (res.headersSent) return void res.destroy(e);
@@ -292,7 +322,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
       return id;
     }
     site.host?.child.kill('SIGKILL');
-    site.host = await startHost(app);
+    site.host = await startHost(app, (message, severityLevel) => site.traces.push({ timestamp: new Date().toISOString(), message, severityLevel }));
     site.deployments.set(id, { status: 4, polls: 0, sha, log: [{ log_time: now, message: 'Deployment successful.' }] });
     return id;
   }
@@ -343,11 +373,13 @@ function authorized(req: IncomingMessage, audience: string): boolean {
 }
 
 /** The app's function_app.py under azure_functions_host.py, one JSON request per line. */
-async function startHost(app: string): Promise<NonNullable<Site['host']>> {
+async function startHost(app: string, trace: (message: string, severityLevel: number) => void): Promise<NonNullable<Site['host']>> {
   const child = spawn(testPython(), [join(import.meta.dirname, 'azure_functions_host.py'), app], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.resume(); // the app's own log lines
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  // The app's own log lines: stdout at Information (1), stderr at Error (3), as the worker forwards them.
+  createInterface({ input: child.stdout! }).on('line', (line) => trace(line, 1));
+  createInterface({ input: child.stderr! }).on('line', (line) => trace(line, 3));
   const lines = createInterface({ input: child.stdio[3] as NodeJS.ReadableStream });
   const queue: ((line: string) => void)[] = [];
   lines.on('line', (line) => queue.shift()?.(line));

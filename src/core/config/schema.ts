@@ -144,6 +144,10 @@ const azure = z
       .url({ protocol: /^https$/, error: 'expected an https:// URL such as https://management.azure.com' })
       .optional()
       .describe('Resource Manager endpoint, for an Azure Stack Hub or other private cloud; default: the cloud’s.'),
+    logsEndpoint: z
+      .url({ protocol: /^https$/, error: 'expected an https:// URL such as https://api.loganalytics.io' })
+      .optional()
+      .describe('Log Analytics query endpoint `mlserve logs` reads Application Insights through; default: the cloud’s.'),
     resourceGroup: z.string().min(1).optional().describe('An existing resource group; else mlserve creates (and destroy deletes) mlserve-<app>-<stage>.'),
     location: z.string().min(1).optional().describe('Azure region for new resources (e.g. eastus); else AZURE_LOCATION, else eastus.'),
     storageAccount: z

@@ -9,11 +9,15 @@ export interface AzureCloud {
   armScope: string;
   storageScope: string;
   storageSuffix: string;
+  /** Azure Monitor's Log Analytics query API (Application Insights traces are read through it). */
+  logs: string;
+  logsScope: string;
 }
 
 /**
  * The three clouds mlserve knows, from Microsoft's published endpoints (`az cloud show`; learn.microsoft.com
- * azure/china/resources-developer-guide and azure/azure-government/compare-azure-government-global-azure).
+ * azure/china/resources-developer-guide, azure/azure-government/compare-azure-government-global-azure,
+ * and azure-monitor/logs/api/access-api for the Log Analytics query endpoints).
  */
 const CLOUDS: Record<AzureCloud['id'], Omit<AzureCloud, 'id'>> = {
   public: {
@@ -22,6 +26,8 @@ const CLOUDS: Record<AzureCloud['id'], Omit<AzureCloud, 'id'>> = {
     armScope: 'https://management.azure.com/.default',
     storageScope: 'https://storage.azure.com/.default',
     storageSuffix: 'core.windows.net',
+    logs: 'https://api.loganalytics.io',
+    logsScope: 'https://api.loganalytics.io/.default',
   },
   china: {
     authorityHost: 'https://login.chinacloudapi.cn',
@@ -29,6 +35,8 @@ const CLOUDS: Record<AzureCloud['id'], Omit<AzureCloud, 'id'>> = {
     armScope: 'https://management.chinacloudapi.cn/.default',
     storageScope: 'https://storage.azure.com/.default',
     storageSuffix: 'core.chinacloudapi.cn',
+    logs: 'https://api.loganalytics.azure.cn',
+    logsScope: 'https://api.loganalytics.azure.cn/.default',
   },
   usgovernment: {
     authorityHost: 'https://login.microsoftonline.us',
@@ -36,13 +44,19 @@ const CLOUDS: Record<AzureCloud['id'], Omit<AzureCloud, 'id'>> = {
     armScope: 'https://management.usgovcloudapi.net/.default',
     storageScope: 'https://storage.azure.com/.default',
     storageSuffix: 'core.usgovcloudapi.net',
+    logs: 'https://api.loganalytics.us',
+    logsScope: 'https://api.loganalytics.us/.default',
   },
 };
 
-/** The configured cloud, with `azure.resourceManagerEndpoint` (a private cloud) in place of its Resource Manager. */
+/** The configured cloud, with `azure.resourceManagerEndpoint` and `azure.logsEndpoint` (a private cloud) in place of its own. */
 export function cloudOf(azure: Partial<Config['azure']> = {}): AzureCloud {
   const id = azure.cloud ?? 'public';
   const cloud = { id, ...CLOUDS[id] };
   const custom = azure.resourceManagerEndpoint;
-  return custom ? { ...cloud, resourceManager: custom.replace(/\/+$/, '') } : cloud;
+  return {
+    ...cloud,
+    ...(custom ? { resourceManager: custom.replace(/\/+$/, '') } : {}),
+    ...(azure.logsEndpoint ? { logs: azure.logsEndpoint.replace(/\/+$/, '') } : {}),
+  };
 }

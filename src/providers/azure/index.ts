@@ -6,7 +6,7 @@ import { MlserveError } from '../../core/errors.js';
 import type { PackagedBundle } from '../../packaging/packaged.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState, type AliasRecord } from '../alias.js';
 import { parseBody } from '../invoke-result.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
 import { applyResource, siteHosts, type Applied } from './apply.js';
 import { azureError, createAzureClients, type AzureClients } from './clients.js';
 import { azureNames, azurePlan, API_VERSIONS, type AzureNames, type AzurePlan, type PlannedResource } from './plan.js';
@@ -284,10 +284,36 @@ export class AzureProvider implements Provider {
     });
   }
 
-  async logs(): Promise<void> {
-    throw new MlserveError('USAGE', 'logs --provider azure is not available in this version of mlserve', {
-      hint: `read the app's traces in Application Insights (resource mlserve-${this.ctx.loaded.config.name}-${this.ctx.loaded.stage}-insights): the portal's Logs blade, or \`az monitor app-insights query\``,
-    });
+  /**
+   * The app's traces from Application Insights (its log lines), through the Log Analytics query API
+   * on the Application Insights resource, oldest first; `follow` polls until the signal aborts.
+   */
+  async logs(since: number, follow: boolean, print: (line: LogLine) => void): Promise<void> {
+    const c = await this.clients();
+    const plan = await this.azurePlanFor(c);
+    const insights = plan.resources.find((r) => r.type === 'Microsoft.Insights/components')!;
+    const { LogsQueryClient } = await import('@azure/monitor-query-logs');
+    const client = new LogsQueryClient(c.credential, { endpoint: `${c.cloud.logs}/v1`, credentials: { scopes: [c.cloud.logsScope] } });
+    const query = 'union traces, exceptions | project timestamp, message = coalesce(message, outerMessage), cloud_RoleInstance, severityLevel | order by timestamp asc';
+    let start = since;
+    const seen = new Set<string>();
+    for (;;) {
+      const result = await this.call('logs:query', () => client.queryResource(insights.id.replace(/^\//, ''), query, { startTime: new Date(start), endTime: new Date() }));
+      const table = 'tables' in result ? result.tables[0] : result.partialTables[0];
+      const col = (name: string) => table?.columnDescriptors.findIndex((d) => d.name === name) ?? -1;
+      for (const row of table?.rows ?? []) {
+        const time = new Date(row[col('timestamp')] as string | Date);
+        const message = String(row[col('message')] ?? '').trimEnd();
+        const id = `${time.toISOString()}|${message}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        start = Math.max(start, time.getTime());
+        print({ time: time.toISOString(), stream: String(row[col('cloud_RoleInstance')] ?? this.ctx.loaded.config.name), message });
+      }
+      if (!follow || !this.ctx.signal || this.ctx.signal.aborted) return;
+      await new Promise((r) => setTimeout(r, 5000));
+      if (this.ctx.signal.aborted) return;
+    }
   }
 }
 
