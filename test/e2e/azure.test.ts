@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import type { TokenCredential } from '@azure/core-auth';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_STEPS } from '../../src/providers/azure/index.js';
@@ -45,6 +47,17 @@ interface DeployDoc {
 
 const tagged = (app: string) => arm.resources().filter((r) => r.tags?.['mlserve:app'] === app);
 const byType = (type: string) => arm.resources().filter((r) => r.type === type);
+
+/** The user's own sign-in, for setting the scene through ARM: a token shaped as Entra ID issues it (the stand-in reads its claims). */
+function userCredential(): TokenCredential {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return {
+    getToken: async () => {
+      const exp = Math.floor(Date.now() / 1000) + 3600;
+      return { token: `${b64({ typ: 'JWT', alg: 'none' })}.${b64({ aud: 'https://management.azure.com', exp, upn: 'owner@contoso.example' })}.`, expiresOnTimestamp: exp * 1000 };
+    },
+  };
+}
 
 function blobs() {
   return BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('mlserve-packages');
@@ -174,6 +187,35 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     expect((await cli(['destroy', '--yes', '--json'])).json<{ removed: string[] }>().removed).toEqual([]);
     // Throttling was met and retried along the way (every 9th ARM request answers 429).
     expect(arm.calls.length).toBeGreaterThan(9);
+  }, 600_000);
+
+  it('in a resource group and storage account the user owns: neither is changed, and destroy removes only what is this stage\'s', async () => {
+    // The user's own group and account (shared keys on, their tags), created as they would: through ARM.
+    const user = new ResourceManagementClient(userCredential(), SUBSCRIPTION, { endpoint: arm.url, credentialScopes: ['https://management.azure.com/.default'] });
+    const rg = `/subscriptions/${SUBSCRIPTION}/resourceGroups/team-ml`;
+    await user.resourceGroups.createOrUpdate('team-ml', { location: 'westeurope', tags: { team: 'ml' } });
+    const accountId = `${rg}/providers/Microsoft.Storage/storageAccounts/teamshared`;
+    await user.resources.beginCreateOrUpdateByIdAndWait(accountId, '2023-05-01', { location: 'westeurope', kind: 'StorageV2', sku: { name: 'Standard_LRS' }, tags: { team: 'ml' }, properties: { allowSharedKeyAccess: true } }, { updateIntervalInMs: 100 });
+    const model = await project('custom', ['--provider', 'azure', '--name', 'shared'], `azure:\n  resourceManagerEndpoint: ${arm.url}\n  resourceGroup: team-ml\n  storageAccount: teamshared\n`);
+    const cli = (args: string[]) => runCli(args, { cwd: model.dir, env: envFor() });
+    const deployed = await cli(['deploy', '--json']);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const account = () => arm.resources().find((r) => r.id === accountId)!;
+    expect(account()).toMatchObject({ tags: { team: 'ml' }, properties: { allowSharedKeyAccess: true } });
+    expect(await blobs().getBlockBlobClient('shared/dev/versions.json').exists()).toBe(true);
+    // Another team's blob in the same container stays.
+    await blobs().getBlockBlobClient('other/dev/keep.txt').upload('x', 1);
+
+    const gone = await cli(['destroy', '--yes', '--json']);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.json<{ removed: string[] }>().removed).toEqual(expect.arrayContaining([expect.stringMatching(/\/Microsoft\.Web\/sites\/shared-dev-/), 'teamshared/mlserve-packages/shared/dev/versions.json']));
+    // ARM IDs are case-insensitive (the typed resource-groups client writes "resourcegroups").
+    const ids = (list: string[]) => list.map((id) => id.toLowerCase()).sort();
+    expect(ids(arm.resources().map((r) => r.id))).toEqual(ids([rg, accountId, ...['mlserve-packages', 'mlserve-artifacts', 'azure-webjobs-hosts', 'azure-webjobs-secrets'].map((c) => `${accountId}/blobServices/default/containers/${c}`)]));
+    expect(account()).toMatchObject({ tags: { team: 'ml' }, properties: { allowSharedKeyAccess: true } });
+    expect(await blobs().getBlockBlobClient('shared/dev/versions.json').exists()).toBe(false);
+    expect(await blobs().getBlockBlobClient('other/dev/keep.txt').exists()).toBe(true);
+    await user.resourceGroups.beginDeleteAndWait('team-ml', { updateIntervalInMs: 100 });
   }, 600_000);
 
   it('a deploy killed (SIGKILL) right after each step converges, when run again, with no duplicates', async () => {

@@ -90,3 +90,13 @@ describe('the Azure platform description', () => {
     expect(azurePlatform.configNotes!(config({ timeout: 60, memory: 2048 }))).toEqual([]);
   });
 });
+
+describe('an existing storage account (azure.storageAccount)', () => {
+  it('is never PUT (its settings stay the user’s), and needs its resource group named', () => {
+    const p = plan({ azure: { storageAccount: 'teamshared', resourceGroup: 'team-ml' } });
+    expect(p.resources.map((r) => r.type)).not.toContain('Microsoft.Storage/storageAccounts');
+    expect(p.resources.map((r) => r.type)).not.toContain('Microsoft.Resources/resourceGroups');
+    expect(p.resources.filter((r) => r.type.endsWith('/containers')).map((r) => r.name)).toEqual(['teamshared/default/mlserve-packages', 'teamshared/default/mlserve-artifacts', ...HOST_CONTAINERS.map((c) => `teamshared/default/${c}`)]);
+    expect(() => plan({ azure: { storageAccount: 'teamshared' } })).toThrow(/azure\.storageAccount teamshared names an existing account, but azure\.resourceGroup is not set/);
+  });
+});

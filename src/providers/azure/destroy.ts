@@ -1,6 +1,6 @@
 import { MlserveError } from '../../core/errors.js';
 import type { AzureClients } from './clients.js';
-import type { AzureNames, AzurePlan } from './plan.js';
+import { storageAccountOf, type AzureNames, type AzurePlan } from './plan.js';
 
 /**
  * Remove the stage: the resource group when mlserve created it (after checking its tags say so),
@@ -28,12 +28,40 @@ export async function destroyAzure(c: AzureClients, names: AzureNames, plan: Azu
       if ((error as { statusCode?: number }).statusCode === 404) continue; // already gone
       throw error;
     }
-    const tagged = r.type !== 'Microsoft.Authorization/roleAssignments' && r.type !== 'Microsoft.Storage/storageAccounts/blobServices/containers';
+    if (r.type === CONTAINER && !names.ownsStorageAccount) {
+      // A shared account the user owns: only this stage's blobs go, never the containers.
+      const container = r.name.split('/').at(-1)!;
+      if (container === names.packages || container === names.artifacts) removed.push(...(await removePrefix(c, names, container, options.dryRun)));
+      continue;
+    }
+    const tagged = r.type !== 'Microsoft.Authorization/roleAssignments' && r.type !== CONTAINER;
     if (tagged) assertOurs(found.tags, names, `${r.type} ${r.name}`);
     if (!options.dryRun) await c.arm.resources.beginDeleteByIdAndWait(r.id, r.apiVersion, { updateIntervalInMs: 2000 });
     removed.push(r.id);
   }
   return removed;
+}
+
+const CONTAINER = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+
+/** Delete the blobs under `<app>/<stage>/` in one container of the user's account; returns what went (or would). */
+async function removePrefix(c: AzureClients, names: AzureNames, container: string, dryRun: boolean): Promise<string[]> {
+  const account = storageAccountOf(names, c.settings.subscriptionId);
+  let props: { primaryEndpoints?: { blob?: string } } | undefined;
+  try {
+    props = (await c.arm.resources.getById(account.id, account.apiVersion)).properties as typeof props;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return []; // the account is gone, and its blobs with it
+    throw error;
+  }
+  if (!props?.primaryEndpoints?.blob) return [];
+  const client = c.blob(props.primaryEndpoints.blob).getContainerClient(container);
+  const gone: string[] = [];
+  for await (const blob of client.listBlobsFlat({ prefix: `${names.prefix}/` })) {
+    if (!dryRun) await client.getBlockBlobClient(blob.name).deleteIfExists();
+    gone.push(`${names.storageAccount}/${container}/${blob.name}`);
+  }
+  return gone;
 }
 
 function assertOurs(tags: Record<string, string> | undefined, names: AzureNames, what: string): void {

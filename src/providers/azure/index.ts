@@ -9,7 +9,7 @@ import { parseBody } from '../invoke-result.js';
 import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
 import { applyResource, siteHosts, type Applied } from './apply.js';
 import { azureError, createAzureClients, type AzureClients } from './clients.js';
-import { azureNames, azurePlan, API_VERSIONS, type AzureNames, type AzurePlan, type PlannedResource } from './plan.js';
+import { azureNames, azurePlan, API_VERSIONS, storageAccountOf, type AzureNames, type AzurePlan, type PlannedResource } from './plan.js';
 import { oneDeploy } from './publish.js';
 import { resolveAzureSettings } from './settings.js';
 import { BlobVersions, uploadOnce } from './versions.js';
@@ -155,10 +155,9 @@ export class AzureProvider implements Provider {
     const { config, stage } = this.ctx.loaded;
     const names = azureNames(config, stage, c.settings.subscriptionId);
     const plan = await this.azurePlanFor(c);
-    const byType = (type: string) => plan.resources.find((r) => r.type === type)!;
-    const account = byType('Microsoft.Storage/storageAccounts');
-    const site = byType('Microsoft.Web/sites');
-    const read = async (r: PlannedResource) => {
+    const site = plan.resources.find((r) => r.type === 'Microsoft.Web/sites')!;
+    const account = storageAccountOf(names, c.settings.subscriptionId);
+    const read = async (r: Pick<PlannedResource, 'id' | 'apiVersion' | 'type' | 'name'>) => {
       try {
         return ((await c.arm.resources.getById(r.id, r.apiVersion)).properties ?? {}) as Record<string, unknown>;
       } catch (error) {

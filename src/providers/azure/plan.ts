@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../../core/config/schema.js';
+import { MlserveError } from '../../core/errors.js';
 
 /**
  * One resource an Azure deploy creates or updates, as it would be sent to Azure Resource Manager:
@@ -49,6 +50,8 @@ export interface AzureNames {
   /** Whether mlserve creates (and destroy deletes) the resource group. */
   ownsResourceGroup: boolean;
   storageAccount: string;
+  /** Whether mlserve creates the storage account (else `azure.storageAccount` names one the user owns, which is never changed or deleted). */
+  ownsStorageAccount: boolean;
   packages: string;
   artifacts: string;
   workspace: string;
@@ -68,6 +71,7 @@ export function azureNames(config: Config, stage: string, subscriptionId: string
     resourceGroup: config.azure.resourceGroup ?? `mlserve-${base}`,
     ownsResourceGroup: !config.azure.resourceGroup,
     storageAccount: config.azure.storageAccount ?? `ml${base.replace(/[^a-z0-9]/g, '').slice(0, 12)}${hash.slice(0, 10)}`,
+    ownsStorageAccount: !config.azure.storageAccount,
     packages: 'mlserve-packages',
     artifacts: 'mlserve-artifacts',
     workspace: `mlserve-${base}-logs`,
@@ -95,6 +99,11 @@ export function flexMemory(memory: number): { mb: number; note?: string } {
  */
 export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: string; location: string; storageSuffix?: string }): AzurePlan {
   const n = azureNames(config, stage, ctx.subscriptionId);
+  if (!n.ownsStorageAccount && n.ownsResourceGroup) {
+    throw new MlserveError('PROVIDER_CONFIG', `azure.storageAccount ${n.storageAccount} names an existing account, but azure.resourceGroup is not set`, {
+      hint: 'set azure.resourceGroup to the account’s resource group, or remove azure.storageAccount to let mlserve create one',
+    });
+  }
   const rg = `/subscriptions/${ctx.subscriptionId}/resourceGroups/${n.resourceGroup}`;
   const common = { location: ctx.location, tags: n.tags };
   const account = `${rg}/providers/Microsoft.Storage/storageAccounts/${n.storageAccount}`;
@@ -121,6 +130,8 @@ function storage(n: AzureNames, account: string, container: (name: string) => st
     step: 'storage', type: 'Microsoft.Storage/storageAccounts/blobServices/containers', name: `${n.storageAccount}/default/${name}`, id: container(name), apiVersion: API_VERSIONS.storage,
     body: { properties: { publicAccess: 'None' } },
   });
+  // An account the user named is theirs: its settings are left as they are; only mlserve's containers are added.
+  if (!n.ownsStorageAccount) return [blobContainer(n.packages), blobContainer(n.artifacts), ...HOST_CONTAINERS.map(blobContainer)];
   return [
     {
       step: 'storage', type: 'Microsoft.Storage/storageAccounts', name: n.storageAccount, id: account, apiVersion: API_VERSIONS.storage,
@@ -204,4 +215,14 @@ function access(n: AzureNames, site: string, container: (name: string) => string
 function uuidFrom(text: string): string {
   const h = createHash('sha256').update(text).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The stage's storage account (mlserve's, or the one azure.storageAccount names) as a by-ID reference. */
+export function storageAccountOf(names: AzureNames, subscriptionId: string): Pick<PlannedResource, 'id' | 'apiVersion' | 'type' | 'name'> {
+  return {
+    id: `/subscriptions/${subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${names.storageAccount}`,
+    apiVersion: API_VERSIONS.storage,
+    type: 'Microsoft.Storage/storageAccounts',
+    name: names.storageAccount,
+  };
 }
