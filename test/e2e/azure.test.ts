@@ -218,6 +218,29 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     await user.resourceGroups.beginDeleteAndWait('team-ml', { updateIntervalInMs: 100 });
   }, 600_000);
 
+  it('One Deploy: a deployment the platform fails is an error quoting its status and its log', async () => {
+    const user = new ResourceManagementClient(userCredential(), SUBSCRIPTION, { endpoint: arm.url, credentialScopes: ['https://management.azure.com/.default'] });
+    await user.resourceGroups.createOrUpdate('publish-test', { location: 'westeurope' });
+    const siteId = `/subscriptions/${SUBSCRIPTION}/resourceGroups/publish-test/providers/Microsoft.Web/sites/broken-app`;
+    const site = await user.resources.beginCreateOrUpdateByIdAndWait(siteId, '2024-11-01', { location: 'westeurope', kind: 'functionapp,linux', properties: {} }, { updateIntervalInMs: 100 });
+    const { oneDeploy } = await import('../../src/providers/azure/publish.js');
+    const { siteHosts } = await import('../../src/providers/azure/apply.js');
+    const { tempDir } = await import('../helpers/python.js');
+    const { writeFileSync } = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    // A zip with no function_app.py or host.json: not a Functions app.
+    const dir = tempDir('broken-zip-');
+    writeFileSync(join(dir, 'readme.txt'), 'not an app');
+    execFileSync('python3', ['-m', 'zipfile', '-c', join(dir, 'package.zip'), join(dir, 'readme.txt')]);
+    const scmHost = siteHosts(site.properties as Record<string, unknown>).scmHost!;
+    await expect(oneDeploy(join(dir, 'package.zip'), { scmHost, credential: userCredential(), scope: 'https://management.azure.com/.default', pollMs: 50 })).rejects.toMatchObject({
+      code: 'PROVIDER_ERROR',
+      message: expect.stringMatching(/ended Failed: Deployment failed: host\.json, function_app\.py not found/),
+      hint: expect.stringContaining('Error: host.json, function_app.py not found.'),
+    });
+    await user.resourceGroups.beginDeleteAndWait('publish-test', { updateIntervalInMs: 100 });
+  });
+
   it('a deploy killed (SIGKILL) right after each step converges, when run again, with no duplicates', async () => {
     const model = await project('custom', ['--provider', 'azure', '--name', 'kill'], configFor());
     const env = { ...process.env, ...envFor() };
