@@ -28,7 +28,8 @@ import { testPython, tempDir } from './python.js';
  *   Azurite), a site's `defaultHostName`, `hostNameSslStates` (Standard and Repository hosts) and its
  *   system identity's `principalId`; `POST …/host/default/listkeys` as in ListHostKeys.json.
  * - Role assignments: 400 PrincipalNotFound for an unknown principal, 409 RoleAssignmentExists for
- *   the same grant under another name (authorization/…/2022-04-01/roleAssignmentsCalls.json).
+ *   the same grant under another name (authorization/…/2022-04-01/roleAssignmentsCalls.json);
+ *   storage accounts: 409 StorageAccountAlreadyTaken for a name held elsewhere (names are global).
  * - Throttling: every `throttleEvery`-th request answers 429 TooManyRequests with `Retry-After: 1`.
  * - Every request must carry a Bearer token whose audience is Resource Manager's (else 401
  *   AuthenticationFailed), as the real service requires.
@@ -46,6 +47,8 @@ export interface AzureStandin {
   publishes(site: string): string[];
   /** Requests answered, by "METHOD type" (e.g. "PUT Microsoft.Web/sites"). */
   calls: string[];
+  /** How many requests were answered 429 (throttled). */
+  throttled(): number;
   stop(): Promise<void>;
 }
 
@@ -91,6 +94,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
   const calls: string[] = [];
   const blob = BlobServiceClient.fromConnectionString(o.azuriteConnectionString);
   let count = 0;
+  let throttled = 0;
   let base = '';
 
   const key = (id: string) => id.toLowerCase().replace(/\/+$/, '');
@@ -114,7 +118,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => send(status, { error: { code, message } }, headers);
     if (req.method === 'POST' && /^\/v1\/.+\/query$/.test(url.pathname)) return query(req, url.pathname, body, send, error);
     if (!authorized(req, ARM_AUDIENCE)) return error(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing or its token is not for Resource Manager.');
-    if (o.throttleEvery && ++count % o.throttleEvery === 0) return error(429, 'TooManyRequests', 'The request is being throttled.', { 'retry-after': '1' });
+    if (o.throttleEvery && ++count % o.throttleEvery === 0 && ++throttled) return error(429, 'TooManyRequests', 'The request is being throttled.', { 'retry-after': '1' });
     if (!url.searchParams.get('api-version')) return error(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
     const path = url.pathname;
     const op = /\/operation(?:Results|results|s)\/([^/]+)$/.exec(path);
@@ -196,6 +200,9 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
       r.properties.scope = scope;
     }
     if (type === 'Microsoft.Storage/storageAccounts') {
+      // Account names are global (storage 2023-05-01: StorageAccountAlreadyTaken, 409).
+      const taken = [...state.values()].find((x) => x.type === type && x.name.toLowerCase() === r.name.toLowerCase() && key(x.id) !== key(id));
+      if (taken) return error(409, 'StorageAccountAlreadyTaken', `The storage account named ${r.name} is already taken.`);
       r.properties.primaryEndpoints = { blob: `${o.blobEndpoint}/` };
       r.properties.creationTime ??= new Date().toISOString();
     }
@@ -340,6 +347,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     resources: () => [...state.values()],
     publishes: (name) => [...sites.values()].find((s) => s.name === name)?.publishes ?? [],
     calls,
+    throttled: () => throttled,
     stop: async () => {
       for (const k of [...sites.keys()]) await stopSite(k);
       await new Promise((r) => server.close(r));

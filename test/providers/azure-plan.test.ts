@@ -17,6 +17,8 @@ describe('the Azure deployment plan (what deploy sends to Resource Manager)', ()
       ['monitoring', 'Microsoft.Insights/components'],
       ['plan', 'Microsoft.Web/serverfarms'],
       ['function-app', 'Microsoft.Web/sites'],
+      ['function-app', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies'],
+      ['function-app', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies'],
       ...[1, 2, 3, 4].map(() => ['access', 'Microsoft.Authorization/roleAssignments']),
     ]);
     for (const r of p.resources) {

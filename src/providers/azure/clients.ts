@@ -49,6 +49,12 @@ export function azureError(action: string, error: unknown): MlserveError {
       cause: error,
     });
   }
+  if (e.code === 'StorageAccountAlreadyTaken') {
+    return new MlserveError('PROVIDER_CONFIG', `${action}: ${firstLine(e.message)} (storage account names are global across Azure)`, {
+      hint: 'set azure.storageAccount to a free name (3–24 lowercase letters and digits), or to an account of yours with azure.resourceGroup',
+      cause: error,
+    });
+  }
   const status = e.statusCode ? ` (HTTP ${e.statusCode})` : '';
   return new MlserveError('PROVIDER_ERROR', `${action}: ${e.code ?? name}${status}: ${firstLine(e.message)}`, { hint: 'run again; each step is idempotent. --debug shows the stack', cause: error });
 }

@@ -21,6 +21,7 @@ export async function destroyAzure(c: AzureClients, names: AzureNames, plan: Azu
   }
   const removed: string[] = [];
   for (const r of [...plan.resources].reverse()) {
+    if (r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies') continue; // settings of the site: they go with it
     let found;
     try {
       found = await c.arm.resources.getById(r.id, r.apiVersion);

@@ -93,7 +93,7 @@ export function flexMemory(memory: number): { mb: number; note?: string } {
  * The whole deployment as ARM requests, in the order they are applied: resource group, storage
  * (HTTPS only, TLS 1.2, no public blob access, no shared keys), two private containers, Log
  * Analytics and Application Insights (local auth off), the Flex plan, the function app (system
- * identity, HTTPS only, identity-based storage and deployment), and the identity's role
+ * identity, HTTPS only, identity-based storage and deployment, no basic-auth publishing), and the identity's role
  * assignments, each scoped to one container: write on the host's two, read on the packages, and
  * read on the artifacts only under the app's prefix (an ABAC condition on the blob path).
  */
@@ -120,6 +120,7 @@ export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: 
       body: { ...common, kind: 'functionapp', sku: { name: 'FC1', tier: 'FlexConsumption' }, properties: { reserved: true } },
     },
     functionApp(config, stage, n, { rg, site, container, common, memory: memory.mb, storageSuffix: ctx.storageSuffix ?? 'core.windows.net' }),
+    ...noBasicAuth(n, site),
     ...access(n, site, container),
   ];
   return { resources, notes };
@@ -184,6 +185,17 @@ function functionApp(config: Config, stage: string, n: AzureNames, o: { rg: stri
       },
     },
   };
+}
+
+/**
+ * Publishing with a user name and password (basic auth) off for the SCM site and FTP: deploys use
+ * Entra tokens only (WebApps_UpdateScmAllowed / UpdateFtpAllowed, Microsoft.Web 2024-11-01).
+ */
+function noBasicAuth(n: AzureNames, site: string): PlannedResource[] {
+  return (['scm', 'ftp'] as const).map((kind) => ({
+    step: 'function-app' as const, type: 'Microsoft.Web/sites/basicPublishingCredentialsPolicies', name: `${n.site}/${kind}`, id: `${site}/basicPublishingCredentialsPolicies/${kind}`, apiVersion: API_VERSIONS.web,
+    body: { properties: { allow: false } },
+  }));
 }
 
 /** The app's identity: write to the host's two containers (leases, keys), read on packages, read on its artifacts prefix; nothing account-wide. */

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { TokenCredential } from '@azure/core-auth';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { MlserveError } from '../../core/errors.js';
 
 /** Kudu's deployment states (Azure/azure-dev issue 3658, the Functions team's description of `/api/deployments`). */
@@ -35,7 +35,8 @@ export async function oneDeploy(zip: string, t: PublishTarget): Promise<{ id: st
   const base = `https://${t.scmHost}`;
   const body = await readFile(zip);
   const published = await call(t, `${base}/api/publish?RemoteBuild=false&Deployer=mlserve`, { method: 'POST', headers: { 'content-type': 'application/zip' }, body });
-  const id = String(JSON.parse(published || '""')) || 'latest';
+  // The answer is the deployment's id as a JSON string (Azure/azure-dev issue 3658); a bare id is taken as it is.
+  const id = (published.trim().startsWith('"') ? String(JSON.parse(published)) : published.trim()) || 'latest';
   for (;;) {
     const d = JSON.parse(await call(t, `${base}/api/deployments/${encodeURIComponent(id)}`, { method: 'GET' })) as Deployment;
     if (DONE_OK.has(d.status)) return { id: d.id ?? id };
@@ -50,9 +51,20 @@ export async function oneDeploy(zip: string, t: PublishTarget): Promise<{ id: st
   }
 }
 
-async function call(t: PublishTarget, url: string, init: RequestInit): Promise<string> {
+const tokens = new WeakMap<PublishTarget, AccessToken>();
+
+/** The target's token, reused until a minute before it expires (a CLI credential runs `az` for each new one). */
+async function tokenFor(t: PublishTarget): Promise<AccessToken> {
+  const cached = tokens.get(t);
+  if (cached && cached.expiresOnTimestamp - 60_000 > Date.now()) return cached;
   const token = await t.credential.getToken(t.scope);
   if (!token) throw new MlserveError('PROVIDER_AUTH', 'no token for the SCM endpoint', { hint: 'check `mlserve doctor --provider azure`' });
+  tokens.set(t, token);
+  return token;
+}
+
+async function call(t: PublishTarget, url: string, init: RequestInit): Promise<string> {
+  const token = await tokenFor(t);
   for (let attempt = 1; ; attempt++) {
     const res = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token.token}` }, ...(t.signal ? { signal: t.signal } : {}) });
     const text = await res.text();
