@@ -42,26 +42,27 @@ const TMP_HEADROOM = 256 * MB;
 export function planOffload(
   files: PlannedFile[],
   /** The platform's unzipped limit (undefined: none, nothing moves) and the key prefix `<app>/<stage>`. */
-  configured: { unzippedLimit: number | undefined; tmpLimit: number | undefined; ephemeralStorageMb: number; app: string },
+  configured: { unzippedLimit: number | undefined; tmpLimit: number | undefined; ephemeralStorageMb: number; app: string; always?: boolean },
   /** SHA-256 of a model file (precomputed: hashing is I/O, this function is pure). */
   hash: (f: PlannedFile) => string,
   owners: Record<string, string> = {},
 ): OffloadPlan {
   const unzippedBefore = files.reduce((n, f) => n + f.size, 0);
-  const limit = configured.unzippedLimit;
+  // `model.offload: always`: every model file but Python source and bytecode moves (the handler imports those from the bundle).
+  const limit = configured.always ? 0 : configured.unzippedLimit;
   const base = { offload: [], keep: files, unzippedBefore, unzippedAfter: unzippedBefore, ephemeralStorageMb: configured.ephemeralStorageMb };
   if (limit === undefined || unzippedBefore <= limit) return base;
 
-  const candidates = files.filter((f) => f.origin === 'model' && f.abs).sort((a, b) => b.size - a.size || (a.name < b.name ? -1 : 1));
+  const candidates = files.filter((f) => f.origin === 'model' && f.abs && !(configured.always && /\.pyc?$/.test(f.name))).sort((a, b) => b.size - a.size || (a.name < b.name ? -1 : 1));
   const offload: OffloadItem[] = [];
   let size = unzippedBefore;
   for (const f of candidates) {
-    if (size <= limit) break;
+    if (size <= limit && !configured.always) break;
     const sha256 = hash(f);
     offload.push({ path: f.name.replace(/^model\//, ''), abs: f.abs!, bytes: f.size, sha256, key: `${configured.app}/artifacts/${sha256}` });
     size -= f.size;
   }
-  if (size > limit) {
+  if (size > limit && !configured.always) {
     const heavy = heaviest(files.filter((f) => f.origin === 'deps'), 5, owners);
     throw new MlserveError('BUNDLE_TOO_LARGE', `the dependencies alone are ${fmt(size)} unzipped, over the platform's ${fmt(limit)} limit even with every model file offloaded`, {
       hint: `the heaviest packages: ${heavy.map(([n, b]) => `${n} ${fmt(b)}`).join(', ')}. Drop or replace them (e.g. onnxruntime instead of torch), or deploy as a container image (10 GB limit)`,

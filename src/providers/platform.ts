@@ -58,7 +58,8 @@ export interface Platform {
   limits: LimitSpec[];
   /** Largest synchronous request or response body, in bytes. */
   maxPayloadBytes: number;
-  artifactStore: { kind: 's3' | 'azure-blob' | 'local'; name: string };
+  /** Where offloaded model files go; `remote`: object storage the function fetches from at cold start (`model.offload: always` needs one). */
+  artifactStore: { kind: 's3' | 'azure-blob' | 'local'; name: string; remote: boolean };
   packageTypes: readonly ('zip' | 'image')[];
   /** How the code reaches the platform: by the zip's size, or an image (through a registry). */
   uploadRoute(zippedBytes: number | null, packageType?: 'zip' | 'image'): UploadRoute;

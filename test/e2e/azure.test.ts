@@ -252,6 +252,31 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     await user.resourceGroups.beginDeleteAndWait('someone-else', { updateIntervalInMs: 100 });
   }, 600_000);
 
+  it('model.offload: always puts the model in Blob Storage; the app fetches it with its managed identity and verifies it', async () => {
+    const model = await project('sklearn-classifier', ['--provider', 'azure', '--name', 'offload'], configFor());
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const configFile = join(model.dir, 'mlserve.config.yaml');
+    writeFileSync(configFile, readFileSync(configFile, 'utf8').replace(/^model:\n/m, 'model:\n  offload: always\n'));
+    const cli = (args: string[]) => runCli(args, { cwd: model.dir, env: envFor() });
+    const deployed = await cli(['deploy', '--json']);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const artifact = deployed.json<DeployDoc>().uploaded.find((k) => k.startsWith('mlserve-artifacts/'))!;
+    expect(artifact).toMatch(/^mlserve-artifacts\/offload\/dev\/artifacts\/[0-9a-f]{64}$/);
+    // Azurite holds it under its SHA-256; the package does not carry it.
+    const key = artifact.slice('mlserve-artifacts/'.length);
+    const bytes = await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('mlserve-artifacts').getBlockBlobClient(key).downloadToBuffer();
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(key.split('/').at(-1));
+    expect(bytes.equals(readFileSync(join(model.dir, 'model.joblib')))).toBe(true);
+    const pkgKey = (await blobJson<{ key: string }[]>('offload/dev/versions.json'))[0]!.key;
+    const pkg = await blobs().getBlockBlobClient(pkgKey).downloadToBuffer();
+    expect(pkg.includes(Buffer.from('model/model.joblib'))).toBe(false);
+    // The published app fetched it at cold start (managed identity token from IDENTITY_ENDPOINT) and predicts.
+    const invoked = await cli(['invoke', '--data', JSON.stringify({ instances: model.rows }), '--json']);
+    expect(invoked.code, invoked.stderr).toBe(0);
+    expect(invoked.json<{ body: { predictions: unknown[] } }>().body.predictions).toEqual(model.predictions);
+    expect((await cli(['destroy', '--yes'])).code).toBe(0);
+  }, 600_000);
+
   it('One Deploy: a deployment the platform fails is an error quoting its status and its log', async () => {
     const user = new ResourceManagementClient(userCredential(), SUBSCRIPTION, { endpoint: arm.url, credentialScopes: ['https://management.azure.com/.default'] });
     await user.resourceGroups.createOrUpdate('publish-test', { location: 'westeurope' });

@@ -65,6 +65,7 @@ interface Resource {
 }
 
 interface Site {
+  id: string;
   name: string;
   port: number;
   server: Server;
@@ -117,6 +118,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     };
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => send(status, { error: { code, message } }, headers);
     if (req.method === 'POST' && /^\/v1\/.+\/query$/.test(url.pathname)) return query(req, url.pathname, body, send, error);
+    if (req.method === 'GET' && url.pathname === '/msi/token') return identityToken(req, url, send, error);
     if (!authorized(req, ARM_AUDIENCE)) return error(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing or its token is not for Resource Manager.');
     if (o.throttleEvery && ++count % o.throttleEvery === 0 && ++throttled) return error(429, 'TooManyRequests', 'The request is being throttled.', { 'retry-after': '1' });
     if (!url.searchParams.get('api-version')) return error(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
@@ -178,6 +180,22 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     return send(200, { tables: [{ name: 'PrimaryResult', columns, rows }] });
   }
 
+  /**
+   * The App Service managed identity endpoint (IDENTITY_ENDPOINT, api-version 2019-08-01): a token for
+   * `resource` for the site whose X-IDENTITY-HEADER matches (learn.microsoft.com app-service
+   * overview-managed-identity, "REST endpoint reference"). Azurite's --oauth basic accepts it.
+   */
+  function identityToken(req: IncomingMessage, url: URL, send: Send, error: ErrorSend): void {
+    const site = [...sites.values()].find((x) => x.functionKey === req.headers['x-identity-header']);
+    if (!site) return error(401, 'Unauthorized', 'X-IDENTITY-HEADER does not match');
+    const resource = url.searchParams.get('resource') ?? '';
+    const principal = state.get(key(site.id))?.identity?.principalId;
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const claims = { aud: resource.replace(/\/$/, ''), iss: `https://sts.windows.net/${TENANT}/`, iat: exp - 3600, nbf: exp - 3660, exp, oid: principal, tid: TENANT };
+    return send(200, { access_token: `${b64({ typ: 'JWT', alg: 'none' })}.${b64(claims)}.`, expires_on: String(exp), resource, token_type: 'Bearer', client_id: principal });
+  }
+
   function notFound(id: string): string {
     return `The Resource '${typeOf(id)}/${id.split('/').at(-1)}' under resource group '${rgOf(id)?.split('/').at(-1)}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`;
   }
@@ -208,7 +226,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     }
     if (type === 'Microsoft.Storage/storageAccounts/blobServices/containers') await blob.getContainerClient(r.name).createIfNotExists();
     if (type === 'Microsoft.Web/sites') {
-      const site = sites.get(key(id)) ?? (await startSite(r.name));
+      const site = sites.get(key(id)) ?? (await startSite(id, r.name));
       sites.set(key(id), site);
       const host = `127.0.0.1:${site.port}`;
       r.identity = { type: 'SystemAssigned', principalId: existing?.identity?.principalId ?? randomUUID(), tenantId: TENANT };
@@ -260,8 +278,8 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     return [...state.values()].filter((r) => !m || r.tags?.[m[1]!] === m[2]).filter((r) => r.tags).map(summary);
   }
 
-  async function startSite(name: string): Promise<Site> {
-    const site: Site = { name, port: 0, server: undefined as unknown as Server, functionKey: randomUUID().replace(/-/g, ''), deployments: new Map(), publishes: [], traces: [] };
+  async function startSite(id: string, name: string): Promise<Site> {
+    const site: Site = { id, name, port: 0, server: undefined as unknown as Server, functionKey: randomUUID().replace(/-/g, ''), deployments: new Map(), publishes: [], traces: [] };
     site.server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
       void siteRequest(site, req, res).catch((e: Error) => {
         if (res.headersSent) return void res.destroy(e);
@@ -329,7 +347,15 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
       return id;
     }
     site.host?.child.kill('SIGKILL');
-    site.host = await startHost(app, (message, severityLevel) => site.traces.push({ timestamp: new Date().toISOString(), message, severityLevel }));
+    // The host runs with the app's settings as its environment, and a managed identity endpoint, as on Azure.
+    const settings = ((state.get(key(site.id))?.properties.siteConfig as { appSettings?: { name: string; value: string }[] } | undefined)?.appSettings ?? []);
+    const env = {
+      ...Object.fromEntries(settings.map((x) => [x.name, x.value])),
+      IDENTITY_ENDPOINT: `${base}/msi/token`,
+      IDENTITY_HEADER: site.functionKey,
+      SSL_CERT_FILE: tls.certFile,
+    };
+    site.host = await startHost(app, env, (message, severityLevel) => site.traces.push({ timestamp: new Date().toISOString(), message, severityLevel }));
     site.deployments.set(id, { status: 4, polls: 0, sha, log: [{ log_time: now, message: 'Deployment successful.' }] });
     return id;
   }
@@ -381,8 +407,8 @@ function authorized(req: IncomingMessage, audience: string): boolean {
 }
 
 /** The app's function_app.py under azure_functions_host.py, one JSON request per line. */
-async function startHost(app: string, trace: (message: string, severityLevel: number) => void): Promise<NonNullable<Site['host']>> {
-  const child = spawn(testPython(), [join(import.meta.dirname, 'azure_functions_host.py'), app], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+async function startHost(app: string, env: Record<string, string>, trace: (message: string, severityLevel: number) => void): Promise<NonNullable<Site['host']>> {
+  const child = spawn(testPython(), [join(import.meta.dirname, 'azure_functions_host.py'), app], { env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, ...env }, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   // The app's own log lines: stdout at Information (1), stderr at Error (3), as the worker forwards them.

@@ -28,3 +28,20 @@ describe('bytecode never makes a bundle too large', () => {
     expect(fitBytecode(huge, undefined)).toEqual({ files: huge });
   });
 });
+
+describe('model.offload: always', () => {
+  it('moves every model file but Python source and bytecode, whatever the limit (or none)', () => {
+    const files = [
+      file('mlserve_handler.py', 4096, 'handler'),
+      file('model/model.joblib', 2 * MB, 'model'),
+      file('model/vocab.json', 10, 'model'),
+      file('model/predict.py', 300, 'model'),
+      file('model/__pycache__/predict.cpython-311.pyc', 500, 'model'),
+    ];
+    const plan = planOffload(files, { unzippedLimit: undefined, tmpLimit: undefined, ephemeralStorageMb: 512, app: 'a/dev', always: true }, (f) => f.name.length.toString(16).padStart(64, '0'));
+    expect(plan.offload.map((o) => o.path)).toEqual(['model.joblib', 'vocab.json']);
+    expect(plan.keep.map((f) => f.name)).toEqual(['mlserve_handler.py', 'model/predict.py', 'model/__pycache__/predict.cpython-311.pyc']);
+    // auto with no limit moves nothing.
+    expect(planOffload(files, { unzippedLimit: undefined, tmpLimit: undefined, ephemeralStorageMb: 512, app: 'a/dev' }, () => '0'.repeat(64)).offload).toEqual([]);
+  });
+});

@@ -154,7 +154,7 @@ function planFor(inputs: Inputs, p: Prepared): OffloadPlan {
   const unzippedLimit = inputs.image ? undefined : limitOf(platform.limits, 'unzipped', 'error');
   return planOffload(
     p.files,
-    { unzippedLimit, tmpLimit: limitOf(platform.limits, 'tmp'), ephemeralStorageMb: config.resources.ephemeralStorage, app: `${config.name}/${stage}` },
+    { unzippedLimit, tmpLimit: limitOf(platform.limits, 'tmp'), ephemeralStorageMb: config.resources.ephemeralStorage, app: `${config.name}/${stage}`, always: config.model.offload === 'always' && !inputs.image && platform.artifactStore.remote },
     (f) => p.modelHashes.get(f.name.slice('model/'.length))!,
     p.deps.owners,
   );
@@ -296,7 +296,9 @@ function buildReport(p: ReportParts): PackageResult {
     if (l.ok && l.ratio >= 0.7 && l.effect !== 'route') warnings.push(`${l.name} is at ${Math.round(l.ratio * 100)}% of its limit`);
     if (!l.ok && l.effect === 'warn') warnings.push(`${l.name} exceeds ${l.limit} bytes (${l.source})`);
   }
-  if (p.plan.offload.length > 0) {
+  if (p.plan.offload.length > 0 && p.inputs.o.loaded.config.model.offload === 'always') {
+    warnings.push(`model.offload is always: ${p.plan.offload.length} model file(s) move to ${platform.artifactStore.name}, fetched and verified by SHA-256 at cold start`);
+  } else if (p.plan.offload.length > 0) {
     warnings.push(`${p.plan.offload.length} model file(s) move to ${platform.artifactStore.name} so the bundle fits (unzipped ${p.plan.unzippedBefore.toLocaleString('en-US')} bytes > ${limitOf(platform.limits, 'unzipped', 'error')?.toLocaleString('en-US')}); /tmp raised to ${p.plan.ephemeralStorageMb} MB`);
   }
   const route = platform.uploadRoute(zip?.bytes ?? null, base ? 'image' : 'zip');

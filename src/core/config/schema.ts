@@ -37,6 +37,10 @@ const model = z
       .min(1)
       .optional()
       .describe('custom only: the module defining load(model_dir) and predict(model, inputs). Default predict.py.'),
+    offload: z
+      .enum(['auto', 'always'])
+      .default('auto')
+      .describe('auto: model files move to the artifact store (S3, Blob) only when the bundle would not fit; always: every model file but Python source does, fetched and verified by SHA-256 at cold start (a smaller package to publish).'),
   })
   .describe('What to serve.');
 

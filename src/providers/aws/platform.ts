@@ -38,7 +38,7 @@ export const awsPlatform: Platform = {
   limits: AWS_LIMITS,
   // https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html: 6 MB request and response (synchronous).
   maxPayloadBytes: 6 * MB,
-  artifactStore: { kind: 's3', name: 'Amazon S3' },
+  artifactStore: { kind: 's3', name: 'Amazon S3', remote: true },
   packageTypes: ['zip', 'image'],
   image: {
     // AWS's base images for Lambda (https://gallery.ecr.aws/lambda/python), pulled anonymously.

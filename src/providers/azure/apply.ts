@@ -19,7 +19,8 @@ const POLL_MS = 2000;
  * only exists once the app does. What later steps need is copied into `applied`.
  */
 export async function applyResource(c: AzureClients, r: PlannedResource, applied: Applied): Promise<void> {
-  const body = r.type === 'Microsoft.Authorization/roleAssignments' ? withPrincipal(r.body, applied.principalId) : r.body;
+  const body =
+    r.type === 'Microsoft.Authorization/roleAssignments' ? withPrincipal(r.body, applied.principalId) : r.type === 'Microsoft.Web/sites' && applied.blobEndpoint ? withBlobEndpoint(r.body, applied.blobEndpoint) : r.body;
   let result: GenericResource;
   try {
     result = await c.arm.resources.beginCreateOrUpdateByIdAndWait(r.id, r.apiVersion, body as GenericResource, { updateIntervalInMs: POLL_MS });
@@ -34,6 +35,18 @@ export async function applyResource(c: AzureClients, r: PlannedResource, applied
 function withPrincipal(body: Record<string, unknown>, principalId: string | undefined): Record<string, unknown> {
   if (!principalId) throw new Error('the function app has no identity yet: its step must run before the role assignments');
   return { ...body, properties: { ...(body.properties as Record<string, unknown>), principalId } };
+}
+
+/**
+ * The account's blob endpoint as Resource Manager reported it, in place of the one the plan derived
+ * from the cloud's suffix (the same for every public account; an account on DNS-zone endpoints differs).
+ */
+function withBlobEndpoint(body: Record<string, unknown>, endpoint: string): Record<string, unknown> {
+  const at = (url: string) => `${endpoint.replace(/\/+$/, '')}/${url.split('/').at(-1)}`;
+  const props = body.properties as { siteConfig: { appSettings: { name: string; value: string }[] }; functionAppConfig: { deployment: { storage: { value: string } } } };
+  const appSettings = props.siteConfig.appSettings.map((s) => (s.name === 'MLSERVE_ARTIFACTS_URL' ? { ...s, value: at(s.value) } : s));
+  const deployment = { ...props.functionAppConfig.deployment, storage: { ...props.functionAppConfig.deployment.storage, value: at(props.functionAppConfig.deployment.storage.value) } };
+  return { ...body, properties: { ...props, siteConfig: { ...props.siteConfig, appSettings }, functionAppConfig: { ...props.functionAppConfig, deployment } } };
 }
 
 function learn(r: PlannedResource, result: GenericResource, applied: Applied): void {

@@ -43,7 +43,7 @@ export const azurePlatform: Platform = {
   limits: AZURE_LIMITS,
   // https://learn.microsoft.com/en-us/azure/azure-functions/functions-bindings-http-webhook-trigger#limits
   maxPayloadBytes: 100 * MB,
-  artifactStore: { kind: 'azure-blob', name: 'Azure Blob Storage' },
+  artifactStore: { kind: 'azure-blob', name: 'Azure Blob Storage', remote: true },
   packageTypes: ['zip'],
   uploadRoute: () => ({ id: 'object-storage', description: 'a blob container (Flex Consumption deploys from one)' }),
   flags: [],

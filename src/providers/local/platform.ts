@@ -20,7 +20,7 @@ export const localPlatform: Platform = {
   limits: [],
   // The local server enforces Lambda's synchronous payload limit, so what works here works there.
   maxPayloadBytes: 6 * 1024 * 1024,
-  artifactStore: { kind: 'local', name: 'the local store' },
+  artifactStore: { kind: 'local', name: 'the local store', remote: false },
   packageTypes: ['zip'],
   uploadRoute: () => ({ id: 'none', description: 'local store (nothing is uploaded)' }),
   flags: [{ flags: '--target <provider>', description: 'local provider: run the exact bundle of that provider (e.g. aws) when this machine can' }],
