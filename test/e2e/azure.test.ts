@@ -16,6 +16,17 @@ import { packagingEnv, project } from '../helpers/project.js';
  * index, the stage pointer and the artifacts; the ARM and SCM stand-in (test/helpers/azure-standin.ts,
  * following Microsoft's REST specifications and examples cited there) holds everything else and runs
  * the published app. Sign-in is @azure/identity's own AzureCliCredential, answered by a stand-in `az`.
+ *
+ * The stand-in's answers follow these published examples in Azure/azure-rest-api-specs:
+ * - specification/storage/resource-manager/Microsoft.Storage/stable/2023-05-01/examples/StorageAccountCreate.json
+ *   (200 or 202 with Location; properties.primaryEndpoints.blob)
+ * - specification/web/resource-manager/Microsoft.Web/stable/2024-11-01/examples/CreateOrUpdateFunctionAppFlexConsumption.json
+ *   (202 with Azure-AsyncOperation; defaultHostName, hostNameSslStates Standard/Repository, functionAppConfig)
+ * - specification/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/examples/RoleAssignments_CreateById.json
+ *   (201 with properties.scope)
+ * - specification/operationalinsights/data-plane/Microsoft.OperationalInsights/stable/2022-10-27/examples/la-post-resource-centric-example.json
+ *   (POST {resourceId}/query, tables of columns and rows)
+ * and Kudu's One Deploy contract as the Functions team described it in Azure/azure-dev issue 3658.
  */
 let azurite: Azurite;
 let arm: AzureStandin;

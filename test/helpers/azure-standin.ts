@@ -23,12 +23,15 @@ import { testPython, tempDir } from './python.js';
  *   `Location` to poll (storage/…/2023-05-01/examples/StorageAccountCreate.json: responses 200 and 202),
  *   a function app PUT answers 202 with `Azure-AsyncOperation` (web/…/2024-11-01/examples/
  *   CreateOrUpdateFunctionAppFlexConsumption.json), a resource group DELETE answers 202 with
- *   `Location` (resources/…/examples/DeleteResourceGroup.json). Each poll says InProgress once, then done.
+ *   `Location` (ResourceGroups_Delete, a long-running operation answering 200 or 202). Each poll says
+ *   InProgress once, then done.
  * - Response bodies shaped like those examples: a storage account's `primaryEndpoints.blob` (here:
  *   Azurite), a site's `defaultHostName`, `hostNameSslStates` (Standard and Repository hosts) and its
- *   system identity's `principalId`; `POST …/host/default/listkeys` as in ListHostKeys.json.
+ *   system identity's `principalId`; `POST …/host/default/listkeys` answering the HostKeys model
+ *   (masterKey, functionKeys, systemKeys) of WebApps_ListHostKeys in web/…/2024-11-01/WebApps.json.
  * - Role assignments: 400 PrincipalNotFound for an unknown principal, 409 RoleAssignmentExists for
- *   the same grant under another name (authorization/…/2022-04-01/roleAssignmentsCalls.json);
+ *   the same grant under another name; a created assignment carries its `scope`
+ *   (authorization/…/2022-04-01/examples/RoleAssignments_CreateById.json);
  *   storage accounts: 409 StorageAccountAlreadyTaken for a name held elsewhere (names are global).
  * - Throttling: every `throttleEvery`-th request answers 429 TooManyRequests with `Retry-After: 1`.
  * - Every request must carry a Bearer token whose audience is Resource Manager's (else 401
@@ -133,7 +136,7 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     if (req.method === 'POST' && /\/host\/default\/listkeys$/i.test(path)) {
       const site = sites.get(key(path.replace(/\/host\/default\/listkeys$/i, '')));
       if (!site) return error(404, 'ResourceNotFound', `The Resource 'Microsoft.Web/sites' was not found.`);
-      // ListHostKeys.json (web, 2024-11-01): masterKey, functionKeys, systemKeys.
+      // WebApps_ListHostKeys (web, 2024-11-01): the HostKeys model.
       return send(200, { masterKey: `master-${site.functionKey}`, functionKeys: { default: site.functionKey }, systemKeys: {} });
     }
     calls.push(`${req.method} ${typeOf(path)}`);
