@@ -261,6 +261,14 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     expect(run.stderr).toMatch(new RegExp(`The storage account named ${name} is already taken[\\s\\S]*set azure\\.storageAccount to a free name`));
     expect((await runCli(['destroy', '--yes'], { cwd: model.dir, env: envFor() })).code).toBe(0);
     await user.resourceGroups.beginDeleteAndWait('someone-else', { updateIntervalInMs: 100 });
+
+    // A group with mlserve's predictable name that is someone else's: refused, not re-tagged.
+    await user.resourceGroups.createOrUpdate('mlserve-taken-dev', { location: 'westeurope', tags: { owner: 'finance' } });
+    const refused = await runCli(['deploy'], { cwd: model.dir, env: envFor() });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/resource group mlserve-taken-dev exists and is not tagged mlserve:app=taken/);
+    expect((await user.resourceGroups.get('mlserve-taken-dev')).tags).toEqual({ owner: 'finance' });
+    await user.resourceGroups.beginDeleteAndWait('mlserve-taken-dev', { updateIntervalInMs: 100 });
   }, 600_000);
 
   it('model.offload: always puts the model in Blob Storage; the app fetches it with its managed identity and verifies it', async () => {

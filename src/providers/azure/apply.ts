@@ -1,4 +1,5 @@
 import type { GenericResource } from '@azure/arm-resources';
+import { MlserveError } from '../../core/errors.js';
 import type { AzureClients } from './clients.js';
 import type { PlannedResource } from './plan.js';
 
@@ -21,6 +22,7 @@ const POLL_MS = 2000;
 export async function applyResource(c: AzureClients, r: PlannedResource, applied: Applied): Promise<void> {
   const body =
     r.type === 'Microsoft.Authorization/roleAssignments' ? withPrincipal(r.body, applied.principalId) : r.type === 'Microsoft.Web/sites' && applied.blobEndpoint ? withBlobEndpoint(r.body, applied.blobEndpoint) : r.body;
+  if (r.type === 'Microsoft.Resources/resourceGroups') await assertGroupIsOurs(c, r);
   let result: GenericResource;
   try {
     result = await c.arm.resources.beginCreateOrUpdateByIdAndWait(r.id, r.apiVersion, body as GenericResource, { updateIntervalInMs: POLL_MS });
@@ -30,6 +32,22 @@ export async function applyResource(c: AzureClients, r: PlannedResource, applied
     throw error;
   }
   learn(r, result, applied);
+}
+
+/** The group's name is predictable (mlserve-<app>-<stage>): one that exists without this app's and stage's tags is someone else's, and is not re-tagged. */
+async function assertGroupIsOurs(c: AzureClients, r: PlannedResource): Promise<void> {
+  let tags: Record<string, string> | undefined;
+  try {
+    tags = (await c.arm.resourceGroups.get(r.name)).tags ?? {};
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return; // new: ours to create
+    throw error;
+  }
+  const want = (r.body.tags ?? {}) as Record<string, string>;
+  if (tags['mlserve:app'] === want['mlserve:app'] && tags['mlserve:stage'] === want['mlserve:stage']) return;
+  throw new MlserveError('NOT_OWNED', `resource group ${r.name} exists and is not tagged mlserve:app=${want['mlserve:app']}, mlserve:stage=${want['mlserve:stage']}: it is not this app's, so mlserve leaves it alone`, {
+    hint: 'set azure.resourceGroup to deploy into an existing group of yours, or pick another app name or stage',
+  });
 }
 
 function withPrincipal(body: Record<string, unknown>, principalId: string | undefined): Record<string, unknown> {
