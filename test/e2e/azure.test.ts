@@ -95,7 +95,7 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
       ['create', 'Microsoft.Web/serverfarms'],
       ['create', 'Microsoft.Web/sites'],
       ...Array(2).fill(['create', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies']),
-      ...Array(4).fill(['create', 'Microsoft.Authorization/roleAssignments']),
+      ...Array(5).fill(['create', 'Microsoft.Authorization/roleAssignments']),
     ]);
     const site = plan.resources.find((r) => r.type === 'Microsoft.Web/sites')!;
     expect(site).toMatchObject({ apiVersion: '2024-11-01', body: { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { httpsOnly: true } } });
@@ -130,13 +130,16 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     expect(Object.keys(settings).some((k) => /ConnectionString|AccountKey/i.test(`${k}=${settings[k]}`))).toBe(false);
     // Publishing takes Entra tokens only: basic auth is off for the SCM site and FTP.
     expect(byType('Microsoft.Web/sites/basicPublishingCredentialsPolicies').map((p) => [p.name, p.properties.allow])).toEqual([['scm', false], ['ftp', false]]);
-    // Each role assignment is for the app's own identity and scoped to one container.
+    // Telemetry goes to the stage's own Application Insights (connection string filled in from it).
+    const [insights] = byType('Microsoft.Insights/components');
+    expect(settings.APPLICATIONINSIGHTS_CONNECTION_STRING).toBe(insights!.properties.ConnectionString);
+    // Each role assignment is for the app's own identity, scoped to one container or to its Application Insights.
     const grants = byType('Microsoft.Authorization/roleAssignments');
-    expect(grants).toHaveLength(4);
-    for (const g of grants) {
-      expect(g.properties.principalId).toBe(site!.identity!.principalId);
-      expect(g.properties.scope).toMatch(/\/blobServices\/default\/containers\/[^/]+$/);
-    }
+    expect(grants).toHaveLength(5);
+    for (const g of grants) expect(g.properties.principalId).toBe(site!.identity!.principalId);
+    expect(grants.map((g) => (g.properties.scope as string).split('/').slice(-2).join('/')).sort()).toEqual(
+      ['components/mlserve-iris-dev-insights', 'containers/azure-webjobs-hosts', 'containers/azure-webjobs-secrets', 'containers/mlserve-artifacts', 'containers/mlserve-packages'],
+    );
 
     // Azurite holds the package under its SHA-256, the versions index and the stage pointer.
     const versions = await blobJson<{ version: string; bundleSha256: string; key: string }[]>('iris/dev/versions.json');
@@ -232,7 +235,7 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     await user.resources.beginCreateOrUpdateByIdAndWait(byHand, '2022-04-01', { properties: { roleDefinitionId: mine.properties.roleDefinitionId, principalId: mine.properties.principalId } }, { updateIntervalInMs: 100 });
     const again = await cli(['deploy', '--json']);
     expect(again.code, again.stderr).toBe(0);
-    expect(grants()).toHaveLength(4);
+    expect(grants()).toHaveLength(5);
 
     const gone = await cli(['destroy', '--yes', '--json']);
     expect(gone.code, gone.stderr).toBe(0);

@@ -227,6 +227,11 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
       r.properties.primaryEndpoints = { blob: `${o.blobEndpoint}/` };
       r.properties.creationTime ??= new Date().toISOString();
     }
+    if (type === 'Microsoft.Insights/components') {
+      // applicationinsights/…/2020-02-02/examples/ComponentsCreate.json: server-set keys and the connection string.
+      const ikey = (existing?.properties.InstrumentationKey as string | undefined) ?? randomUUID();
+      Object.assign(r.properties, { InstrumentationKey: ikey, ConnectionString: `InstrumentationKey=${ikey}`, AppId: existing?.properties.AppId ?? randomUUID(), ApplicationId: r.name });
+    }
     if (type === 'Microsoft.Storage/storageAccounts/blobServices/containers') await blob.getContainerClient(r.name).createIfNotExists();
     if (type === 'Microsoft.Web/sites') {
       const site = sites.get(key(id)) ?? (await startSite(id, r.name));

@@ -19,7 +19,7 @@ describe('the Azure deployment plan (what deploy sends to Resource Manager)', ()
       ['function-app', 'Microsoft.Web/sites'],
       ['function-app', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies'],
       ['function-app', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies'],
-      ...[1, 2, 3, 4].map(() => ['access', 'Microsoft.Authorization/roleAssignments']),
+      ...[1, 2, 3, 4, 5].map(() => ['access', 'Microsoft.Authorization/roleAssignments']),
     ]);
     for (const r of p.resources) {
       expect(r.id.startsWith(`/subscriptions/${SUB}/resourceGroups/mlserve-iris-dev`), r.id).toBe(true);
@@ -70,7 +70,13 @@ describe('the Azure deployment plan (what deploy sends to Resource Manager)', ()
   it('gives the app\'s identity one role per container and none account-wide; its artifacts only under its own prefix', () => {
     const p = plan();
     const roles = p.resources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments');
-    for (const r of roles) expect(r.id).toMatch(/\/blobServices\/default\/containers\/[a-z-]+\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}$/);
+    const onContainers = roles.filter((r) => r.id.includes('/blobServices/'));
+    expect(onContainers).toHaveLength(4);
+    for (const r of onContainers) expect(r.id).toMatch(/\/blobServices\/default\/containers\/[a-z-]+\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}$/);
+    // The fifth: publishing telemetry to its own Application Insights only (Monitoring Metrics Publisher).
+    const telemetry = roles.find((r) => !r.id.includes('/blobServices/'))!;
+    expect(telemetry.id).toMatch(/\/providers\/Microsoft\.Insights\/components\/mlserve-iris-dev-insights\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}$/);
+    expect((telemetry.body as { properties: { roleDefinitionId: string } }).properties.roleDefinitionId).toMatch(/3913510d-42f4-4e42-8a64-420c390055eb$/);
     const artifacts = roles.find((r) => r.id.includes('/containers/mlserve-artifacts/'))!.body as { properties: { roleDefinitionId: string; condition: string; conditionVersion: string } };
     expect(artifacts.properties.roleDefinitionId).toMatch(/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1$/); // Storage Blob Data Reader
     expect(artifacts.properties).toMatchObject({ conditionVersion: '2.0', condition: expect.stringContaining("StringStartsWith 'iris/dev/'") });

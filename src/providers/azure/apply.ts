@@ -6,6 +6,7 @@ import type { PlannedResource } from './plan.js';
 /** What a deploy learns from the resources it applied: the storage endpoint and the app's identity and hosts. */
 export interface Applied {
   blobEndpoint?: string;
+  insightsConnectionString?: string;
   principalId?: string;
   defaultHostName?: string;
   scmHost?: string;
@@ -21,7 +22,7 @@ const POLL_MS = 2000;
  */
 export async function applyResource(c: AzureClients, r: PlannedResource, applied: Applied): Promise<void> {
   const body =
-    r.type === 'Microsoft.Authorization/roleAssignments' ? withPrincipal(r.body, applied.principalId) : r.type === 'Microsoft.Web/sites' && applied.blobEndpoint ? withBlobEndpoint(r.body, applied.blobEndpoint) : r.body;
+    r.type === 'Microsoft.Authorization/roleAssignments' ? withPrincipal(r.body, applied.principalId) : r.type === 'Microsoft.Web/sites' ? withLearned(r.body, applied) : r.body;
   if (r.type === 'Microsoft.Resources/resourceGroups') await assertGroupIsOurs(c, r);
   let result: GenericResource;
   try {
@@ -56,13 +57,17 @@ function withPrincipal(body: Record<string, unknown>, principalId: string | unde
 }
 
 /**
- * The account's blob endpoint as Resource Manager reported it, in place of the one the plan derived
- * from the cloud's suffix (the same for every public account; an account on DNS-zone endpoints differs).
+ * What the plan could not know before the resources existed: the account's blob endpoint as Resource
+ * Manager reports it (the plan derives it from the cloud's suffix: the same for every public account,
+ * not for one on DNS-zone endpoints), and the Application Insights connection string.
  */
-function withBlobEndpoint(body: Record<string, unknown>, endpoint: string): Record<string, unknown> {
-  const at = (url: string) => `${endpoint.replace(/\/+$/, '')}/${url.split('/').at(-1)}`;
+function withLearned(body: Record<string, unknown>, applied: Applied): Record<string, unknown> {
+  const endpoint = applied.blobEndpoint?.replace(/\/+$/, '');
+  const at = (url: string) => (endpoint ? `${endpoint}/${url.split('/').at(-1)}` : url);
   const props = body.properties as { siteConfig: { appSettings: { name: string; value: string }[] }; functionAppConfig: { deployment: { storage: { value: string } } } };
-  const appSettings = props.siteConfig.appSettings.map((s) => (s.name === 'MLSERVE_ARTIFACTS_URL' ? { ...s, value: at(s.value) } : s));
+  const appSettings = props.siteConfig.appSettings.map((s) =>
+    s.name === 'MLSERVE_ARTIFACTS_URL' ? { ...s, value: at(s.value) } : s.name === 'APPLICATIONINSIGHTS_CONNECTION_STRING' && applied.insightsConnectionString ? { ...s, value: applied.insightsConnectionString } : s,
+  );
   const deployment = { ...props.functionAppConfig.deployment, storage: { ...props.functionAppConfig.deployment.storage, value: at(props.functionAppConfig.deployment.storage.value) } };
   return { ...body, properties: { ...props, siteConfig: { ...props.siteConfig, appSettings }, functionAppConfig: { ...props.functionAppConfig, deployment } } };
 }
@@ -73,6 +78,7 @@ function learn(r: PlannedResource, result: GenericResource, applied: Applied): v
     const blob = (props.primaryEndpoints as { blob?: string } | undefined)?.blob;
     if (blob) applied.blobEndpoint = blob;
   }
+  if (r.type === 'Microsoft.Insights/components' && typeof props.ConnectionString === 'string') applied.insightsConnectionString = props.ConnectionString;
   if (r.type === 'Microsoft.Web/sites') {
     if (result.identity?.principalId) applied.principalId = result.identity.principalId;
     Object.assign(applied, siteHosts(props));

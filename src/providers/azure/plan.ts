@@ -40,6 +40,7 @@ export const FLEX_MEMORY_MB = [2048, 4096] as const;
 const ROLES = {
   blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
   blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 } as const;
 
 /** The containers the Functions host keeps its leases and keys in: created by mlserve, so the identity needs no account-wide role. */
@@ -121,7 +122,7 @@ export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: 
     },
     functionApp(config, stage, n, { rg, site, container, common, memory: memory.mb, storageSuffix: ctx.storageSuffix ?? 'core.windows.net' }),
     ...noBasicAuth(n, site),
-    ...access(n, site, container),
+    ...access(n, site, container, `${rg}/providers/Microsoft.Insights/components/${n.insights}`),
   ];
   return { resources, notes };
 }
@@ -165,6 +166,8 @@ function functionApp(config: Config, stage: string, n: AzureNames, o: { rg: stri
     // Identity-based host storage: no connection string, no key.
     AzureWebJobsStorage__accountName: n.storageAccount,
     AzureWebJobsStorage__credential: 'managedidentity',
+    // Filled in at deploy time from the Application Insights resource (not a secret: ingestion takes an Entra token).
+    APPLICATIONINSIGHTS_CONNECTION_STRING: `{connection string of ${n.insights}}`,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
     MLSERVE_STAGE: stage,
     MLSERVE_ARTIFACTS_URL: `${blobEndpoint}/${n.artifacts}`,
@@ -198,8 +201,12 @@ function noBasicAuth(n: AzureNames, site: string): PlannedResource[] {
   }));
 }
 
-/** The app's identity: write to the host's two containers (leases, keys), read on packages, read on its artifacts prefix; nothing account-wide. */
-function access(n: AzureNames, site: string, container: (name: string) => string): PlannedResource[] {
+/**
+ * The app's identity: write to the host's two containers (leases, keys), read on packages, read on
+ * its artifacts prefix, and publish telemetry to its own Application Insights (local auth is off
+ * there, so ingestion takes an Entra token); nothing account- or group-wide.
+ */
+function access(n: AzureNames, site: string, container: (name: string) => string, insights: string): PlannedResource[] {
   const assignment = (scope: string, role: string, what: string, condition?: string): PlannedResource => {
     const name = uuidFrom(`${site}|${scope}|${role}`);
     return {
@@ -220,6 +227,7 @@ function access(n: AzureNames, site: string, container: (name: string) => string
     ...HOST_CONTAINERS.map((c) => assignment(container(c), ROLES.blobDataContributor, `the Functions host's ${c}`)),
     assignment(container(n.packages), ROLES.blobDataReader, 'read deployment packages'),
     assignment(container(n.artifacts), ROLES.blobDataReader, `read artifacts under ${n.prefix}/ only`, prefixOnly),
+    assignment(insights, ROLES.monitoringMetricsPublisher, 'publish its telemetry to Application Insights'),
   ];
 }
 
