@@ -254,7 +254,7 @@ export class AzureProvider implements Provider {
   }
 
   async invoke(request: InvokeRequest): Promise<InvokeResult> {
-    if (request.kind !== 'http') throw new MlserveError('USAGE', 'Azure Functions are invoked over HTTP: pass --data (and --path), not --event', { hint: 'mlserve invoke --provider azure --data @input.json' });
+    if (request.kind !== 'http') throw new MlserveError('USAGE', 'Azure Functions are invoked over HTTP: pass --data (and --path), not --event', { hint: 'mlserve invoke --provider azure --data-file input.json [--path /v2/models/<name>/infer]' });
     const c = await this.clients();
     const s = await this.call('invoke', () => this.stage(c));
     const alias = await this.call('invoke', () => s.store.alias());
