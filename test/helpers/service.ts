@@ -20,6 +20,10 @@ export async function freePort(): Promise<number> {
  */
 export async function startService(o: { command: string; args: string[]; ready: () => Promise<boolean>; missing: string }): Promise<{ stop: () => Promise<void> }> {
   const child: ChildProcess = spawn(o.command, o.args, { stdio: 'ignore' });
+  // A test process that ends without reaching its afterAll (a timeout, a crash) still stops the server.
+  const orphan = () => child.kill('SIGKILL');
+  process.once('exit', orphan);
+  child.once('exit', () => process.off('exit', orphan));
   const started = Date.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${o.command} exited (${child.exitCode}); ${o.missing}`);
