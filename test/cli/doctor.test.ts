@@ -47,6 +47,8 @@ describe('mlserve doctor', () => {
     expect(doc.ok).toBe(false); // exit 1 and "ok": true would contradict each other
     expect(doc.ready).toBe(false);
     expect(doc.checks.find((c) => c.name === 'azure credentials')).toMatchObject({ status: 'fail', detail: expect.stringContaining('az login') });
+    // Nothing points at Azure (no credential, no azure config): doctor does not try to sign in.
+    expect(doc.checks.find((c) => c.name === 'azure identity')).toBeUndefined();
     // An Azure CLI login (azureProfile.json, written with a BOM) counts as credentials.
     mkdirSync(join(home, '.azure'));
     writeFileSync(join(home, '.azure/azureProfile.json'), '\uFEFF{"subscriptions": []}');

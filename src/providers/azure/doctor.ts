@@ -21,11 +21,18 @@ export async function azureChecks({ env, config }: DoctorContext): Promise<Check
   const checks: Check[] = [
     { name: 'azure credentials', provider: 'azure', status: source ? 'ok' : 'fail', detail: source ?? 'none found: run az login, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET' },
   ];
-  // The chain itself is the judge (managed identity, for one, leaves no trace in files or variables).
-  const identity = await identityCheck(config, env);
-  if (!source && identity.status === 'ok') Object.assign(checks[0]!, { status: 'ok', detail: 'found by DefaultAzureCredential (Azure CLI, Developer CLI or managed identity)' });
-  checks.push(identity);
-  checks.push(await subscriptionCheck(config, env));
+  // Signing in (the CLI credential runs `az`; managed identity probes a metadata endpoint) only when
+  // something points at Azure: a credential found above, or a config whose provider is azure. Then the
+  // chain itself is the judge (managed identity, for one, leaves no trace in files or variables).
+  if (source || config?.provider === 'azure') {
+    const identity = await identityCheck(config, env);
+    if (!source && identity.status === 'ok') Object.assign(checks[0]!, { status: 'ok', detail: 'found by DefaultAzureCredential (Azure CLI, Developer CLI or managed identity)' });
+    checks.push(identity, await subscriptionCheck(config, env));
+  } else {
+    const settings = await resolveAzureSettings(config?.azure ?? {}, env, { offline: true });
+    const known = settings.subscriptionId !== '{subscription}';
+    checks.push({ name: 'azure subscription', provider: 'azure', status: known ? 'ok' : 'warn', detail: known ? `${settings.subscriptionId} (from ${settings.subscriptionSource})` : 'not set: azure.subscriptionId, AZURE_SUBSCRIPTION_ID, or the Azure CLI’s default after az login' });
+  }
   if (env.AZURE_STORAGE_CONNECTION_STRING) {
     const endpoint = /BlobEndpoint=([^;]+)/.exec(env.AZURE_STORAGE_CONNECTION_STRING)?.[1];
     checks.push({ name: 'azure storage', provider: 'azure', status: 'ok', detail: `AZURE_STORAGE_CONNECTION_STRING set (not shown)${endpoint ? `, blob endpoint ${safeUrl(endpoint)}` : ''}` });
