@@ -48,8 +48,6 @@ export interface AzureStandin {
   resources(): Resource[];
   /** The One Deploy publishes each site received, in order (the zip's SHA-256). */
   publishes(site: string): string[];
-  /** Requests answered, by "METHOD type" (e.g. "PUT Microsoft.Web/sites"). */
-  calls: string[];
   /** How many requests were answered 429 (throttled). */
   throttled(): number;
   stop(): Promise<void>;
@@ -95,7 +93,6 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
   const state = new Map<string, Resource>();
   const operations = new Map<string, { polls: number; kind: 'async' | 'location'; href: string; resourceId?: string; onDone?: () => Promise<void> }>();
   const sites = new Map<string, Site>();
-  const calls: string[] = [];
   const blob = BlobServiceClient.fromConnectionString(o.azuriteConnectionString);
   let count = 0;
   let throttled = 0;
@@ -128,7 +125,6 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     const path = url.pathname;
     const op = /\/operation(?:Results|results|s)\/([^/]+)$/.exec(path);
     if (op && operations.has(op[1]!)) return poll(op[1]!, send);
-    if (req.method === 'GET' && /^\/subscriptions\/[^/]+\/resources$/i.test(path)) return send(200, { value: listTagged(url.searchParams.get('$filter') ?? '') });
     if (req.method === 'GET' && /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/resources$/i.test(path)) {
       const rg = key(path.replace(/\/resources$/i, ''));
       return send(200, { value: [...state.values()].filter((r) => key(r.id).startsWith(`${rg}/providers/`) && !r.type.includes('roleAssignments')).map(summary) });
@@ -139,7 +135,6 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
       // WebApps_ListHostKeys (web, 2024-11-01): the HostKeys model.
       return send(200, { masterKey: `master-${site.functionKey}`, functionKeys: { default: site.functionKey }, systemKeys: {} });
     }
-    calls.push(`${req.method} ${typeOf(path)}`);
     const id = path;
     const rg = rgOf(id);
     const isGroup = typeOf(id) === 'Microsoft.Resources/resourceGroups';
@@ -281,11 +276,6 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     return send(200);
   }
 
-  function listTagged(filter: string): ReturnType<typeof summary>[] {
-    const m = /tagName eq '([^']+)' and tagValue eq '([^']+)'/.exec(filter);
-    return [...state.values()].filter((r) => !m || r.tags?.[m[1]!] === m[2]).filter((r) => r.tags).map(summary);
-  }
-
   async function startSite(id: string, name: string): Promise<Site> {
     const site: Site = { id, name, port: 0, server: undefined as unknown as Server, functionKey: randomUUID().replace(/-/g, ''), deployments: new Map(), publishes: [], traces: [] };
     site.server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
@@ -380,7 +370,6 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     url: base,
     resources: () => [...state.values()],
     publishes: (name) => [...sites.values()].find((s) => s.name === name)?.publishes ?? [],
-    calls,
     throttled: () => throttled,
     stop: async () => {
       for (const k of [...sites.keys()]) await stopSite(k);

@@ -6,7 +6,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import type { Config } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
 import { cloudOf, type AzureCloud } from './cloud.js';
-import { resolveAzureSettings, type AzureSettings } from './settings.js';
+import { resolveAzureSettings, tenantOf, type AzureSettings } from './settings.js';
 
 export interface AzureClients {
   cloud: AzureCloud;
@@ -26,7 +26,7 @@ export interface AzureClients {
 export async function createAzureClients(config: Config, env: Record<string, string | undefined>): Promise<AzureClients> {
   const cloud = cloudOf(config.azure);
   const settings = await resolveAzureSettings(config.azure, env);
-  const credential = new DefaultAzureCredential({ authorityHost: cloud.authorityHost, ...(settings.tenantId ? { tenantId: settings.tenantId } : {}) });
+  const credential = azureCredential(config.azure, env);
   const arm = { endpoint: cloud.resourceManager, credentialScopes: [cloud.armScope], userAgentOptions: { userAgentPrefix: 'mlserve' } };
   return {
     cloud,
@@ -36,6 +36,12 @@ export async function createAzureClients(config: Config, env: Record<string, str
     web: new WebSiteManagementClient(credential, settings.subscriptionId, arm),
     blob: (endpoint) => new BlobServiceClient(endpoint, credential, { audience: cloud.storageScope }),
   };
+}
+
+/** The one credential every Azure call (and doctor) signs in with: the chain, at the cloud's authority, in the configured tenant. */
+export function azureCredential(azure: Partial<Config['azure']>, env: Record<string, string | undefined>): TokenCredential {
+  const tenantId = tenantOf(azure, env);
+  return new DefaultAzureCredential({ authorityHost: cloudOf(azure).authorityHost, ...(tenantId ? { tenantId } : {}) });
 }
 
 /** Turn an SDK error into an MlserveError naming the call; never includes a token. */

@@ -45,11 +45,11 @@ export async function azureChecks({ env, config }: DoctorContext): Promise<Check
  * claims named: the user or application, its object id and tenant.
  */
 async function identityCheck(config: Config | undefined, env: Record<string, string | undefined>): Promise<Check> {
-  const { DefaultAzureCredential } = await import('@azure/identity');
+  const { azureCredential } = await import('./clients.js');
   const cloud = cloudOf(config?.azure);
-  const tenantId = config?.azure.tenantId ?? env.AZURE_TENANT_ID;
   try {
-    const token = await new DefaultAzureCredential({ authorityHost: cloud.authorityHost, ...(tenantId ? { tenantId } : {}) }).getToken(cloud.armScope, { abortSignal: AbortSignal.timeout(30_000) });
+    const token = await azureCredential(config?.azure ?? {}, env).getToken(cloud.armScope, { abortSignal: AbortSignal.timeout(30_000) });
+    if (!token) throw new Error('the credential chain returned no token');
     const claims = JSON.parse(Buffer.from(token.token.split('.')[1] ?? '', 'base64url').toString('utf8') || '{}') as Record<string, string | undefined>;
     const who = claims.upn ?? claims.unique_name ?? claims.preferred_username ?? (claims.appid ? `application ${claims.appid}` : 'an identity');
     return { name: 'azure identity', provider: 'azure', status: 'ok', detail: `${who} (object ${claims.oid ?? '?'}, tenant ${claims.tid ?? '?'}), signed in to ${cloud.id} Azure` };

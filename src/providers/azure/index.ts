@@ -9,7 +9,8 @@ import { parseBody } from '../invoke-result.js';
 import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
 import { applyResource, siteHosts, type Applied } from './apply.js';
 import { azureError, createAzureClients, type AzureClients } from './clients.js';
-import { azureNames, azurePlan, API_VERSIONS, storageAccountOf, type AzureNames, type AzurePlan, type PlannedResource } from './plan.js';
+import { cloudOf } from './cloud.js';
+import { azureNames, azurePlan, storageAccountOf, type AzureNames, type AzurePlan, type PlannedResource } from './plan.js';
 import { oneDeploy } from './publish.js';
 import { resolveAzureSettings } from './settings.js';
 import { BlobVersions, uploadOnce } from './versions.js';
@@ -26,11 +27,6 @@ const STEP_TITLES: Record<PlannedResource['step'], string> = {
   'function-app': 'Function app (managed identity)',
   access: 'Role assignments (one per container)',
 };
-
-export interface AzureProviderOptions {
-  /** Interval between One Deploy status polls (ms). */
-  pollMs?: number;
-}
 
 /** The deploy plan as `deploy --dry-run` prints it: each resource and whether it would be created or updated. */
 export interface AzurePlanReport extends AzurePlan {
@@ -59,10 +55,7 @@ export class AzureProvider implements Provider {
   readonly id = 'azure' as const;
   private clientsCache: Promise<AzureClients> | undefined;
 
-  constructor(
-    private readonly ctx: ProviderContext,
-    private readonly options: AzureProviderOptions = {},
-  ) {}
+  constructor(private readonly ctx: ProviderContext) {}
 
   clients(): Promise<AzureClients> {
     this.clientsCache ??= createAzureClients(this.ctx.loaded.config, this.ctx.env);
@@ -92,7 +85,6 @@ export class AzureProvider implements Provider {
   async plan(options: { offline: boolean }): Promise<AzurePlanReport> {
     const { config } = this.ctx.loaded;
     if (options.offline) {
-      const { cloudOf } = await import('./cloud.js');
       const settings = await resolveAzureSettings(config.azure, this.ctx.env, { offline: true });
       const plan = await this.azurePlanFor({ settings, cloud: cloudOf(config.azure) });
       return { ...plan, subscriptionId: settings.subscriptionId, location: settings.location, offline: true, resources: plan.resources.map((r) => ({ ...r, action: 'create' as const })) };
@@ -184,7 +176,7 @@ export class AzureProvider implements Provider {
 
   private async publish(c: AzureClients, s: Stage, zip: string): Promise<void> {
     if (!s.hosts.scmHost) throw new MlserveError('PROVIDER_ERROR', `the function app ${s.names.site} reports no SCM host`, { hint: 'run deploy again' });
-    await oneDeploy(zip, { scmHost: s.hosts.scmHost, credential: c.credential, scope: c.cloud.armScope, ...(this.ctx.signal ? { signal: this.ctx.signal } : {}), ...(this.options.pollMs !== undefined ? { pollMs: this.options.pollMs } : {}) });
+    await oneDeploy(zip, { scmHost: s.hosts.scmHost, credential: c.credential, scope: c.cloud.armScope, ...(this.ctx.signal ? { signal: this.ctx.signal } : {}) });
   }
 
   /** Publish a stored version's package (promote, rollback): downloaded from Blob, then One Deploy. */
@@ -316,4 +308,3 @@ export class AzureProvider implements Provider {
   }
 }
 
-export { API_VERSIONS };

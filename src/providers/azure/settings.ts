@@ -16,7 +16,7 @@ export interface AzureSettings {
  * default account), tenant and location, used by every Azure command and by doctor.
  */
 export async function resolveAzureSettings(azure: Partial<Config['azure']>, env: Record<string, string | undefined>, options: { offline?: boolean } = {}): Promise<AzureSettings> {
-  const tenantId = azure.tenantId ?? env.AZURE_TENANT_ID;
+  const tenantId = tenantOf(azure, env);
   const [location, locationSource] = azure.location
     ? [azure.location, 'azure.location in the config']
     : env.AZURE_LOCATION
@@ -32,6 +32,11 @@ export async function resolveAzureSettings(azure: Partial<Config['azure']>, env:
   throw new MlserveError('PROVIDER_CONFIG', 'no Azure subscription: azure.subscriptionId is not set, nor AZURE_SUBSCRIPTION_ID, and the Azure CLI has no default account', {
     hint: 'set azure.subscriptionId in mlserve.config.yaml, export AZURE_SUBSCRIPTION_ID, or run `az login` and `az account set --subscription <id>`',
   });
+}
+
+/** The tenant to sign in to: azure.tenantId, else AZURE_TENANT_ID, else the credential's own (undefined). */
+export function tenantOf(azure: Partial<Config['azure']>, env: Record<string, string | undefined>): string | undefined {
+  return azure.tenantId ?? env.AZURE_TENANT_ID;
 }
 
 /** The Azure CLI's default subscription id; undefined when the CLI is not installed or not signed in (both mean "not from the CLI"). */
