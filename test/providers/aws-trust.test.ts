@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/core/config/load.js';
 import { RecordingReporter } from '../../src/core/reporter.js';
 import { AwsProvider } from '../../src/providers/aws/index.js';
 import { awsNames } from '../../src/providers/aws/names.js';
-import { executionPolicy } from '../../src/providers/aws/role.js';
+import { executionPolicy } from '../../src/providers/aws/plan.js';
 import { runCli } from '../helpers/cli.js';
 import { startMoto, type Moto } from '../helpers/moto.js';
 import { packagingEnv, project } from '../helpers/project.js';

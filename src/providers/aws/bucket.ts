@@ -14,6 +14,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { BucketPlan } from './plan.js';
 
 /** Does the bucket exist (and can we see it)? */
 export async function bucketExists(s3: S3Client, bucket: string): Promise<boolean> {
@@ -28,38 +29,32 @@ export async function bucketExists(s3: S3Client, bucket: string): Promise<boolea
 }
 
 /**
- * Make the artifacts bucket safe whether it is new or half-configured by an interrupted deploy:
- * private (every public access blocked), encrypted at rest, tagged, and with a lifecycle rule that
- * expires uploaded code (Lambda keeps its own copy) and aborts stale multipart uploads.
+ * Make the planned artifacts bucket safe whether it is new or half-configured by an interrupted
+ * deploy: private (every public access blocked), encrypted at rest, tagged, with its lifecycle rules.
  */
-export async function ensureBucket(s3: S3Client, bucket: string, region: string, tags: Record<string, string>, prefix: string): Promise<boolean> {
+export async function ensureBucket(s3: S3Client, plan: BucketPlan, region: string): Promise<boolean> {
+  const Bucket = plan.name;
   let created = false;
-  if (!(await bucketExists(s3, bucket))) {
+  if (!(await bucketExists(s3, Bucket))) {
     try {
-      await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as never } }) }));
+      await s3.send(new CreateBucketCommand({ Bucket, ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as never } }) }));
       created = true;
     } catch (error) {
       if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw error;
     }
   }
-  await s3.send(new PutPublicAccessBlockCommand({
-    Bucket: bucket,
-    PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+  await s3.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: plan.publicAccessBlock }));
+  const { BucketKeyEnabled, ...byDefault } = plan.encryption;
+  await s3.send(new PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: byDefault, BucketKeyEnabled }] } }));
+  await s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: Object.entries(plan.tags).map(([Key, Value]) => ({ Key, Value })) } }));
+  const Rules = plan.lifecycle.map((r) => ({
+    ID: r.ID,
+    Status: 'Enabled' as const,
+    Filter: { Prefix: r.Prefix },
+    ...(r.ExpirationDays ? { Expiration: { Days: r.ExpirationDays } } : {}),
+    ...(r.AbortIncompleteMultipartUploadDays ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.AbortIncompleteMultipartUploadDays } } : {}),
   }));
-  await s3.send(new PutBucketEncryptionCommand({
-    Bucket: bucket,
-    ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] },
-  }));
-  await s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: Object.entries({ ...tags, 'mlserve:created': 'true' }).map(([Key, Value]) => ({ Key, Value })) } }));
-  await s3.send(new PutBucketLifecycleConfigurationCommand({
-    Bucket: bucket,
-    LifecycleConfiguration: {
-      Rules: [
-        { ID: 'mlserve-superseded-code', Status: 'Enabled', Filter: { Prefix: `${prefix}/code/` }, Expiration: { Days: 30 } },
-        { ID: 'mlserve-abort-multipart', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
-      ],
-    },
-  }));
+  await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules } }));
   return created;
 }
 

@@ -18,28 +18,28 @@ import {
   type FunctionConfiguration,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
-import type { Config } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
 import type { AliasRecord } from '../alias.js';
-import type { AwsNames } from './names.js';
+import { codeSha256, PUBLIC_URL_STATEMENT, versionDescription, type FunctionPlan, type UrlPlan } from './plan.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
 const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 5 };
 
 /**
- * What the function's configuration should be (compared with what is deployed, field by field). An
- * image function has no Runtime or Handler: its image's command names the handler.
+ * The function's configuration as Lambda's API takes it, from the plan (compared with what is
+ * deployed, field by field). An image function has no Runtime or Handler: its image's command names
+ * the handler.
  */
-export function desiredConfiguration(config: Config, names: AwsNames, role: string, ephemeralMb: number, extraEnv: Record<string, string>, packageType: 'zip' | 'image' = 'zip') {
+export function desiredConfiguration(fn: FunctionPlan, role: string) {
   return {
-    FunctionName: names.function,
-    ...(packageType === 'zip' ? { Runtime: `python${config.runtime.python}` as never, Handler: 'mlserve_handler.handler' } : {}),
+    FunctionName: fn.name,
+    ...(fn.runtime && fn.handler ? { Runtime: fn.runtime as never, Handler: fn.handler } : {}),
     Role: role,
-    MemorySize: config.resources.memory,
-    Timeout: config.resources.timeout,
-    EphemeralStorage: { Size: ephemeralMb },
-    Environment: { Variables: { ...config.environment, ...extraEnv } },
-    Description: `mlserve: ${names.tags['mlserve:app']} (${names.tags['mlserve:stage']})`,
+    MemorySize: fn.memory,
+    Timeout: fn.timeout,
+    EphemeralStorage: { Size: fn.ephemeralStorageMb },
+    Environment: { Variables: fn.environment },
+    Description: fn.description,
   };
 }
 
@@ -59,11 +59,6 @@ function configDiffers(current: FunctionConfiguration, want: DesiredConfiguratio
 
 function sorted(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-/** Lambda's CodeSha256: the base64 SHA-256 of the zip. */
-export function codeSha256(hex: string): string {
-  return Buffer.from(hex, 'hex').toString('base64');
 }
 
 export async function getFunction(lambda: LambdaClient, name: string): Promise<{ configuration: FunctionConfiguration; tags: Record<string, string>; imageUri?: string | undefined } | undefined> {
@@ -158,10 +153,6 @@ export async function publishVersion(
   return { version: out.Version!, published: !before.some((v) => v.Version === out.Version) };
 }
 
-export function versionDescription(bundleSha256: string, modelSha256: string): string {
-  return `mlserve bundle=${bundleSha256} model=${modelSha256}`;
-}
-
 export function parseVersionDescription(description: string | undefined): { bundleSha256: string; modelSha256: string } {
   const m = /bundle=([0-9a-f]{64}) model=([0-9a-f]{64})/.exec(description ?? '');
   return { bundleSha256: m?.[1] ?? '', modelSha256: m?.[2] ?? '' };
@@ -198,21 +189,18 @@ export async function writeAlias(lambda: LambdaClient, name: string, alias: stri
   await withRetry(() => (exists ? lambda.send(new UpdateAliasCommand(input)) : lambda.send(new CreateAliasCommand(input))), retry);
 }
 
-/** The Function URL on the alias: AWS_IAM unless the config asks for public (then a resource policy). */
-export async function ensureFunctionUrl(lambda: LambdaClient, name: string, alias: string, config: Config, retry: RetryOptions): Promise<string> {
-  const auth = config.endpoint.public ? 'NONE' : 'AWS_IAM';
-  const cors = config.endpoint.cors
-    ? { Cors: { AllowOrigins: config.endpoint.cors.origins, AllowMethods: config.endpoint.cors.methods, AllowHeaders: config.endpoint.cors.headers, MaxAge: config.endpoint.cors.maxAge } }
-    : {};
+/** The Function URL on the alias, as planned: AWS_IAM unless the config asks for public (then a resource policy). */
+export async function ensureFunctionUrl(lambda: LambdaClient, name: string, alias: string, plan: UrlPlan, retry: RetryOptions): Promise<string> {
+  const input = { FunctionName: name, Qualifier: alias, AuthType: plan.authType, ...(plan.cors ? { Cors: plan.cors } : {}) };
   let url: string;
   try {
-    url = (await withRetry(() => lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, Qualifier: alias, AuthType: auth, ...cors })), retry)).FunctionUrl!;
+    url = (await withRetry(() => lambda.send(new CreateFunctionUrlConfigCommand(input)), retry)).FunctionUrl!;
   } catch (error) {
     if ((error as { name?: string }).name !== 'ResourceConflictException') throw error;
-    url = (await withRetry(() => lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: name, Qualifier: alias, AuthType: auth, ...cors })), retry)).FunctionUrl!;
+    url = (await withRetry(() => lambda.send(new UpdateFunctionUrlConfigCommand(input)), retry)).FunctionUrl!;
   }
-  const statement = { FunctionName: name, Qualifier: alias, StatementId: 'mlserve-public-url' };
-  if (auth === 'NONE') {
+  const statement = { FunctionName: name, Qualifier: alias, StatementId: plan.publicStatementId ?? PUBLIC_URL_STATEMENT };
+  if (plan.authType === 'NONE') {
     try {
       await lambda.send(new AddPermissionCommand({ ...statement, Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE' }));
     } catch (error) {

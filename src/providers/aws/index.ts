@@ -7,7 +7,7 @@ import type { PackagedBundle } from '../../packaging/packaged.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState, type AliasRecord } from '../alias.js';
 import { functionUrlEvent } from '../http-event.js';
 import { functionErrorOf, invokeResultOf, parseBody } from '../invoke-result.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
+import type { AliasState, DeployResult, ExportOptions, ExportResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
 import { bucketExists, ensureBucket, uploadIfChanged } from './bucket.js';
 import { awsError, createClients, type AwsClients } from './clients.js';
 import { applyConcurrency } from './concurrency.js';
@@ -17,7 +17,8 @@ import { ensureLogGroup } from './log-group.js';
 import { awsNames, type AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { ensureRepository, registryTarget } from './repository.js';
-import { ensureRole, executionPolicy } from './role.js';
+import { ensureRole } from './role.js';
+import { awsPlan, codeKeyOf, TOKENS, type AwsPlan, type BucketPlan } from './plan.js';
 import { resolveAwsSettings } from './settings.js';
 import { ensureTriggers } from './triggers.js';
 
@@ -39,10 +40,7 @@ export interface AwsProviderOptions {
 
 interface Deployment {
   bundle: PackagedBundle;
-  names: AwsNames;
-  account: string;
-  bucket: string;
-  ownBucket: boolean;
+  plan: AwsPlan;
   codeKey: string;
   /** An image package: its URI by digest in the stage's repository, once pushed. */
   imageUri?: string;
@@ -108,48 +106,47 @@ export class AwsProvider implements Provider {
   }
 
   async deploy(bundle: PackagedBundle, options: { promote: boolean }): Promise<DeployResult> {
-    const { config } = this.ctx.loaded;
+    const { config, stage } = this.ctx.loaded;
     const c = await this.clients();
     const { names, account } = await this.step('identity', 'Checking the AWS identity', () => this.names());
     const bucket = config.aws.bucket ?? names.bucket;
-    const d: Deployment = { bundle, names, account, bucket, ownBucket: !config.aws.bucket, codeKey: `${names.prefix}/code/${bundle.sha256}.zip` };
-    await this.step('bucket', `Artifacts bucket ${bucket}`, () => this.ensureArtifactsBucket(d));
+    const plan = awsPlan(config, bundle, { account, region: c.region, partition: c.partition, bucket, stage });
+    const d: Deployment = { bundle, plan, codeKey: codeKeyOf(plan.names, bundle.sha256) };
+    await this.step('bucket', `Artifacts bucket ${bucket}`, () => this.ensureArtifactsBucket(plan.bucket));
     const uploaded = await this.step('upload', 'Uploading artifacts', (progress) => this.upload(d, progress));
     if (bundle.image) d.imageUri = await this.step('image', `Pushing the image to ECR ${names.repository}`, (progress) => this.pushImage(d, uploaded, progress));
-    const role = await this.step('role', 'Execution role (least privilege)', async () =>
-      config.aws.role ?? (await ensureRole(c.iam, names, executionPolicy(names, { account, region: c.region, partition: c.partition, bucket }, config))).arn,
-    );
-    await this.step('log-group', `Log group ${names.logGroup}`, () => ensureLogGroup(c.logs, names));
+    const role = await this.step('role', 'Execution role (least privilege)', async () => plan.roleArn ?? (await ensureRole(c.iam, plan.role!)).arn);
+    await this.step('log-group', `Log group ${names.logGroup}`, () => ensureLogGroup(c.logs, plan.logGroup));
     const fn = await this.step('function', `Function ${names.function}`, () => this.ensureFunction(d, role));
     const { version, published } = await this.step('version', 'Publishing a version', () =>
       publishVersion(c.lambda, names.function, { bundleSha256: bundle.sha256, modelSha256: bundle.modelSha256, retry: this.retry }),
     );
     const notes: string[] = [];
     const alias = await this.step('alias', `Alias ${names.alias}`, () => this.pointAlias(names, version, options.promote, notes));
-    const url = await this.step('url', 'Function URL', () => ensureFunctionUrl(c.lambda, names.function, names.alias, config, this.retry));
-    if (config.endpoint.public) notes.push('endpoint.public is true: anyone with the URL can call it (auth NONE)');
-    const triggers = await this.step('triggers', 'Triggers', () => ensureTriggers(c, names, config, `${fn.arn}:${names.alias}`, account));
+    const url = await this.step('url', 'Function URL', () => ensureFunctionUrl(c.lambda, names.function, names.alias, plan.url, this.retry));
+    if (plan.url.authType === 'NONE') notes.push('endpoint.public is true: anyone with the URL can call it (auth NONE)');
+    const triggers = await this.step('triggers', 'Triggers', () => ensureTriggers(c, names, plan.triggers, `${fn.arn}:${names.alias}`));
     if (triggers.length) notes.push(`triggers: ${triggers.join(', ')}`);
     return { version, published, alias: toState(names.alias, alias), endpoint: url, uploaded, concurrency: fn.concurrency, notes };
   }
 
-  private async ensureArtifactsBucket(d: Deployment): Promise<void> {
+  private async ensureArtifactsBucket(plan: BucketPlan): Promise<void> {
     const c = await this.clients();
-    if (d.ownBucket) await ensureBucket(c.s3, d.bucket, c.region, d.names.tags, d.names.prefix);
-    else if (!(await bucketExists(c.s3, d.bucket))) {
-      throw new MlserveError('PROVIDER_CONFIG', `aws.bucket ${d.bucket} does not exist or is not visible to this identity`, { hint: 'create it, fix the name, or remove aws.bucket to let mlserve create a private one' });
+    if (plan.create) await ensureBucket(c.s3, plan, c.region);
+    else if (!(await bucketExists(c.s3, plan.name))) {
+      throw new MlserveError('PROVIDER_CONFIG', `aws.bucket ${plan.name} does not exist or is not visible to this identity`, { hint: 'create it, fix the name, or remove aws.bucket to let mlserve create a private one' });
     }
   }
 
   /** Offloaded artifacts and (over 50 MB zipped) the code, each skipped when S3 already has its SHA-256. */
-  private async upload(d: Deployment, progress: (detail: string) => void): Promise<string[]> {
+  private async upload(d: Deployment, progress: (detail: string) => void, code = d.bundle.upload === 'object-storage'): Promise<string[]> {
     const c = await this.clients();
     const keys: string[] = [];
     const files = [...d.bundle.offload.map((a) => ({ key: a.key, file: a.abs, sha256: a.sha256, label: a.path }))];
-    if (d.bundle.upload === 'object-storage') files.push({ key: d.codeKey, file: d.bundle.path, sha256: d.bundle.sha256, label: 'bundle' });
+    if (code) files.push({ key: d.codeKey, file: d.bundle.path, sha256: d.bundle.sha256, label: 'bundle' });
     for (const f of files) {
       const onProgress = (loaded: number, total: number) => progress(`${f.label}: ${fmt(loaded)} of ${fmt(total)}`);
-      if (await uploadIfChanged(c.s3, { bucket: d.bucket, key: f.key, file: f.file, sha256: f.sha256, onProgress })) keys.push(f.key);
+      if (await uploadIfChanged(c.s3, { bucket: d.plan.bucket.name, key: f.key, file: f.file, sha256: f.sha256, onProgress })) keys.push(f.key);
     }
     return keys;
   }
@@ -161,32 +158,31 @@ export class AwsProvider implements Provider {
   private async pushImage(d: Deployment, uploaded: string[], progress: (detail: string) => void): Promise<string> {
     const c = await this.clients();
     const image = d.bundle.image!;
-    const repo = await ensureRepository(c.ecr, d.names.repository, d.names.tags);
-    const target = await registryTarget(c.ecr, d.names.repository, this.ctx.env);
+    const { names } = d.plan;
+    const repo = await ensureRepository(c.ecr, names.repository, names.tags);
+    const target = await registryTarget(c.ecr, names.repository, this.ctx.env);
     const { readLayout } = await import('../../packaging/image/oci.js');
     const { pushImage } = await import('../../packaging/image/registry.js');
     const built = await readLayout(image.layout, image.tag);
     // Immutable tags: one per image (the stage and the digest), so a tag never moves.
-    const tag = `${d.names.alias}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
+    const tag = `${names.alias}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
     const pushed = await pushImage(target, built, tag, (p) => progress(`blob ${p.index + 1}/${p.count} ${p.state === 'skipped' ? 'already there' : `${bar(p.bytes / p.total)} ${fmt(p.bytes)} of ${fmt(p.total)}`}`));
-    uploaded.push(...pushed.uploaded.map((blob) => `${d.names.repository}@${blob}`));
+    uploaded.push(...pushed.uploaded.map((blob) => `${names.repository}@${blob}`));
     return `${repo.uri}@${pushed.digest}`;
   }
 
   private async ensureFunction(d: Deployment, role: string): Promise<{ arn: string; concurrency: string }> {
     const c = await this.clients();
-    const { config, stage } = this.ctx.loaded;
-    const want = desiredConfiguration(config, d.names, role, d.bundle.ephemeralStorageMb, { MLSERVE_ARTIFACTS_BUCKET: d.bucket, MLSERVE_STAGE: stage }, d.bundle.packageType);
-    const tags = { ...d.names.tags, 'mlserve:bucket': d.bucket, 'mlserve:owns-bucket': String(d.ownBucket), 'mlserve:owns-role': String(!config.aws.role) };
+    const fn = d.plan.function;
     const code: FunctionCode = d.imageUri
       ? { imageUri: d.imageUri }
       : d.bundle.upload === 'object-storage'
-        ? { bucket: d.bucket, key: d.codeKey, sha256: d.bundle.sha256 }
+        ? { bucket: d.plan.bucket.name, key: d.codeKey, sha256: d.bundle.sha256 }
         : { path: d.bundle.path, sha256: d.bundle.sha256 };
-    await ensureFunction(c.lambda, { want, arch: config.runtime.arch, code, tags, retry: this.retry });
-    const arn = (await getFunction(c.lambda, d.names.function))!.configuration.FunctionArn!;
-    await c.lambda.send(new TagResourceCommand({ Resource: arn, Tags: tags }));
-    const concurrency = await applyConcurrency(c.lambda, d.names.function, config.resources.concurrency, this.retry);
+    await ensureFunction(c.lambda, { want: desiredConfiguration(fn, role), arch: fn.architecture, code, tags: fn.tags, retry: this.retry });
+    const arn = (await getFunction(c.lambda, fn.name))!.configuration.FunctionArn!;
+    await c.lambda.send(new TagResourceCommand({ Resource: arn, Tags: fn.tags }));
+    const concurrency = await applyConcurrency(c.lambda, fn.name, fn.reservedConcurrency, this.retry);
     return { arn, concurrency };
   }
 
@@ -197,6 +193,36 @@ export class AwsProvider implements Provider {
     else if (promoteIt && current.version !== version) await writeAlias(c.lambda, names.function, names.alias, switchTo(current, version), true, this.retry);
     else if (!promoteIt && current.version !== version) notes.push(`the ${names.alias} alias still points at version ${current.version}: run \`mlserve promote ${version} --provider aws\``);
     return readAlias(c.lambda, names.function, names.alias);
+  }
+
+  /**
+   * The deployment as CloudFormation, SAM or Terraform, from the plan `deploy` applies. Uploading
+   * (CloudFormation and SAM; Terraform uploads itself) puts the code and offloaded artifacts in the
+   * artifacts bucket first, creating mlserve's private one when aws.bucket is not set, as deploy does.
+   */
+  async export(bundle: PackagedBundle, options: ExportOptions): Promise<ExportResult> {
+    const { config, stage } = this.ctx.loaded;
+    if (bundle.packageType === 'image') {
+      throw new MlserveError('USAGE', 'mlserve export writes zip functions; this package is a container image', { hint: 'set runtime.package: zip to export it, or deploy the image with `mlserve deploy --provider aws`' });
+    }
+    const format = options.format as Exclude<ExportOptions['format'], 'bicep'>;
+    let bucket = config.aws.bucket;
+    let uploaded: string[] = [];
+    const uploading = options.upload && format !== 'terraform';
+    if (uploading) {
+      const c = await this.clients();
+      const { names, account } = await this.step('identity', 'Checking the AWS identity', () => this.names());
+      const real = awsPlan(config, bundle, { account, region: c.region, partition: c.partition, bucket: config.aws.bucket ?? names.bucket, stage });
+      await this.step('bucket', `Artifacts bucket ${real.bucket.name}`, () => this.ensureArtifactsBucket(real.bucket));
+      uploaded = await this.step('upload', 'Uploading the code and artifacts', (progress) => this.upload({ bundle, plan: real, codeKey: codeKeyOf(real.names, bundle.sha256) }, progress, true));
+      bucket = real.bucket.name;
+    }
+    const plan = awsPlan(config, bundle, { account: TOKENS.account, region: TOKENS.region, partition: TOKENS.partition, bucket: TOKENS.bucket, stage });
+    const { writeExport } = await import('./export/index.js');
+    const written = await this.ctx.reporter.step(`Writing ${format} to ${options.out}`, () =>
+      writeExport({ plan, bundle, app: config.name, stage, format, out: options.out, beside: !uploading, ...(bucket ? { bucketDefault: bucket } : {}) }),
+    );
+    return { format, ...written, uploaded, ...(bucket ? { bucket } : {}) };
   }
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {

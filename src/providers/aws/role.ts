@@ -9,57 +9,28 @@ import {
   TagRoleCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import type { Config } from '../../core/config/schema.js';
-import type { AwsNames } from './names.js';
+import type { RolePlan } from './plan.js';
 
-export const TRUST_POLICY = {
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-};
-
-/**
- * Least privilege: write logs to the function's own log group, read its own artifacts, and only
- * what its configured triggers need (read the watched prefix, write the output prefix, consume the
- * queue). Nothing else.
- */
-export function executionPolicy(names: AwsNames, where: { account: string; region: string; partition: string; bucket: string }, config: Config): Record<string, unknown> {
-  const { account, region, partition, bucket } = where;
-  const logGroup = `arn:${partition}:logs:${region}:${account}:log-group:${names.logGroup}`;
-  const statements: Record<string, unknown>[] = [
-    { Sid: 'OwnLogGroup', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup}:*` },
-    // The bucket the artifacts really go to: the configured aws.bucket, else the generated one.
-    { Sid: 'OwnArtifacts', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:${partition}:s3:::${bucket}/${names.prefix}/artifacts/*` },
-  ];
-  for (const [i, t] of config.triggers.s3.entries()) {
-    statements.push({ Sid: `ReadWatched${i}`, Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:${partition}:s3:::${t.bucket}/${t.prefix}*` });
-    statements.push({ Sid: `WritePredictions${i}`, Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:${partition}:s3:::${t.output.bucket}/${t.output.prefix}*` });
-  }
-  if (config.triggers.sqs.length > 0) {
-    statements.push({ Sid: 'ConsumeQueues', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: config.triggers.sqs.map((q) => q.queueArn) });
-  }
-  return { Version: '2012-10-17', Statement: statements };
-}
-
-/** Create or update the execution role (tagged so destroy knows it is ours). Returns its ARN. */
-export async function ensureRole(iam: IAMClient, names: AwsNames, policy: Record<string, unknown>): Promise<{ arn: string; created: boolean }> {
+/** Create or update the planned execution role (tagged so destroy knows it is ours). Returns its ARN. */
+export async function ensureRole(iam: IAMClient, role: RolePlan): Promise<{ arn: string; created: boolean }> {
   let arn: string;
   let created = false;
   try {
-    arn = (await iam.send(new GetRoleCommand({ RoleName: names.role }))).Role!.Arn!;
+    arn = (await iam.send(new GetRoleCommand({ RoleName: role.name }))).Role!.Arn!;
   } catch (error) {
     if (!isNoSuchEntity(error)) throw error;
     arn = (
       await iam.send(new CreateRoleCommand({
-        RoleName: names.role,
-        AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
-        Description: `mlserve execution role for ${names.function}`,
-        Tags: Object.entries(names.tags).map(([Key, Value]) => ({ Key, Value })),
+        RoleName: role.name,
+        AssumeRolePolicyDocument: JSON.stringify(role.trust),
+        Description: role.description,
+        Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })),
       }))
     ).Role!.Arn!;
     created = true;
   }
-  await iam.send(new TagRoleCommand({ RoleName: names.role, Tags: Object.entries(names.tags).map(([Key, Value]) => ({ Key, Value })) }));
-  await iam.send(new PutRolePolicyCommand({ RoleName: names.role, PolicyName: names.policy, PolicyDocument: JSON.stringify(policy) }));
+  await iam.send(new TagRoleCommand({ RoleName: role.name, Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })) }));
+  await iam.send(new PutRolePolicyCommand({ RoleName: role.name, PolicyName: role.policyName, PolicyDocument: JSON.stringify(role.policy) }));
   return { arn, created };
 }
 
@@ -86,4 +57,3 @@ export async function deleteRole(iam: IAMClient, role: string): Promise<void> {
   await iam.send(new DeleteRoleCommand({ RoleName: role }));
 }
 
-export type { Config };

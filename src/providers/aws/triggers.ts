@@ -10,53 +10,52 @@ import {
 import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../../core/config/schema.js';
 import type { AwsNames } from './names.js';
+import type { AwsPlan, PermissionPlan } from './plan.js';
 
-async function allow(lambda: LambdaClient, names: AwsNames, id: string, principal: string, sourceArn: string, account?: string): Promise<void> {
+async function allow(lambda: LambdaClient, names: AwsNames, p: PermissionPlan): Promise<void> {
   try {
-    await lambda.send(new AddPermissionCommand({ FunctionName: names.function, Qualifier: names.alias, StatementId: id, Action: 'lambda:InvokeFunction', Principal: principal, SourceArn: sourceArn, ...(account ? { SourceAccount: account } : {}) }));
+    await lambda.send(new AddPermissionCommand({ FunctionName: names.function, Qualifier: names.alias, StatementId: p.statementId, Action: 'lambda:InvokeFunction', Principal: p.principal, SourceArn: p.sourceArn, ...(p.sourceAccount ? { SourceAccount: p.sourceAccount } : {}) }));
   } catch (error) {
     if ((error as { name?: string }).name !== 'ResourceConflictException') throw error;
   }
 }
 
-/** S3 notifications, SQS mappings (ReportBatchItemFailures) and schedule rules, all on the alias. */
+/** The planned S3 notifications, SQS mappings (ReportBatchItemFailures) and schedule rules, all on the alias. */
 export async function ensureTriggers(
-  c: { lambda: LambdaClient; s3: S3Client; events: EventBridgeClient; partition: string },
+  c: { lambda: LambdaClient; s3: S3Client; events: EventBridgeClient },
   names: AwsNames,
-  config: Config,
+  plan: AwsPlan['triggers'],
   aliasArn: string,
-  account: string,
 ): Promise<string[]> {
   const done: string[] = [];
-  for (const [i, t] of config.triggers.s3.entries()) {
-    await allow(c.lambda, names, `mlserve-s3-${i}`, 's3.amazonaws.com', `arn:${c.partition}:s3:::${t.bucket}`, account);
+  for (const t of plan.s3) {
+    await allow(c.lambda, names, t.permission);
     const current = await c.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: t.bucket }));
-    const id = `${names.rulePrefix}-${i}`;
-    const others = (current.LambdaFunctionConfigurations ?? []).filter((n) => n.Id !== id);
-    const rules = [...(t.prefix ? [{ Name: 'prefix' as const, Value: t.prefix }] : []), ...(t.suffix ? [{ Name: 'suffix' as const, Value: t.suffix }] : [])];
+    const { Id, Events, FilterRules } = t.notification;
+    const others = (current.LambdaFunctionConfigurations ?? []).filter((n) => n.Id !== Id);
     await c.s3.send(new PutBucketNotificationConfigurationCommand({
       Bucket: t.bucket,
       NotificationConfiguration: {
         ...current,
-        LambdaFunctionConfigurations: [...others, { Id: id, LambdaFunctionArn: aliasArn, Events: ['s3:ObjectCreated:*'], ...(rules.length ? { Filter: { Key: { FilterRules: rules } } } : {}) }],
+        LambdaFunctionConfigurations: [...others, { Id, LambdaFunctionArn: aliasArn, Events, ...(FilterRules.length ? { Filter: { Key: { FilterRules } } } : {}) }],
       },
     }));
-    done.push(`s3://${t.bucket}/${t.prefix}*${t.suffix}`);
+    const rule = (name: string) => FilterRules.find((r) => r.Name === name)?.Value ?? '';
+    done.push(`s3://${t.bucket}/${rule('prefix')}*${rule('suffix')}`);
   }
   const mappings = (await c.lambda.send(new ListEventSourceMappingsCommand({ FunctionName: aliasArn }))).EventSourceMappings ?? [];
-  for (const q of config.triggers.sqs) {
-    const existing = mappings.find((m) => m.EventSourceArn === q.queueArn);
-    const settings = { BatchSize: q.batchSize, FunctionResponseTypes: ['ReportBatchItemFailures' as const] };
+  for (const q of plan.sqs) {
+    const existing = mappings.find((m) => m.EventSourceArn === q.eventSourceArn);
+    const settings = { BatchSize: q.batchSize, FunctionResponseTypes: q.functionResponseTypes };
     if (existing) await c.lambda.send(new UpdateEventSourceMappingCommand({ UUID: existing.UUID!, FunctionName: aliasArn, ...settings }));
-    else await c.lambda.send(new CreateEventSourceMappingCommand({ FunctionName: aliasArn, EventSourceArn: q.queueArn, ...settings }));
-    done.push(q.queueArn);
+    else await c.lambda.send(new CreateEventSourceMappingCommand({ FunctionName: aliasArn, EventSourceArn: q.eventSourceArn, ...settings }));
+    done.push(q.eventSourceArn);
   }
-  for (const [i, s] of config.triggers.schedule.entries()) {
-    const rule = `${names.rulePrefix}-${i}`;
-    const out = await c.events.send(new PutRuleCommand({ Name: rule, ScheduleExpression: s.expression, State: 'ENABLED', Tags: Object.entries(names.tags).map(([Key, Value]) => ({ Key, Value })) }));
-    await c.events.send(new PutTargetsCommand({ Rule: rule, Targets: [{ Id: 'mlserve', Arn: aliasArn }] }));
-    await allow(c.lambda, names, `mlserve-schedule-${i}`, 'events.amazonaws.com', out.RuleArn!);
-    done.push(`${rule}: ${s.expression}`);
+  for (const s of plan.schedule) {
+    await c.events.send(new PutRuleCommand({ Name: s.rule, ScheduleExpression: s.expression, State: 'ENABLED', Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })) }));
+    await c.events.send(new PutTargetsCommand({ Rule: s.rule, Targets: [{ Id: 'mlserve', Arn: aliasArn }] }));
+    await allow(c.lambda, names, s.permission);
+    done.push(`${s.rule}: ${s.expression}`);
   }
   return done;
 }
