@@ -28,13 +28,15 @@ export interface ScanResult {
 export const SECRET_PATTERNS = [
   '.env', '.env.*', '*.pem', '*.key', '*.p12', '*.pfx', 'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*',
   '.aws/', '.azure/', '.ssh/', '.gcloud/', 'credentials', 'credentials.json', '.netrc', '.npmrc', '.pypirc',
-  '.git-credentials', 'service-account*.json', '*.kubeconfig', 'kubeconfig',
+  '.git-credentials', 'service-account*.json', '*.kubeconfig', 'kubeconfig', '*.tfstate', '*.tfstate.*', '*.tfvars',
 ];
 /** Build and tool debris that never belongs in a bundle. */
 export const JUNK_PATTERNS = [
   '.git/', '.hg/', '.svn/', '__pycache__/', '*.pyc', '*.pyo', '.ipynb_checkpoints/', '.DS_Store', '.mlserve/',
   '.venv/', 'venv/', 'node_modules/', '.pytest_cache/', '.mypy_cache/', '.ruff_cache/', '.mlserveignore',
   'mlserve.config.yaml', 'mlserve.config.yml', 'mlserve.sample.json', '.gitignore', '.gitattributes',
+  // Infrastructure as code (where `mlserve export` writes by default), and Terraform's working directory.
+  'infrastructure/', '.terraform/',
 ];
 
 /**
