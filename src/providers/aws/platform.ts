@@ -31,6 +31,28 @@ export const LAMBDA_RUNTIMES: RuntimeImage[] = ['3.9', '3.10', '3.11', '3.12', '
   Number(python.split('.')[1]) >= 12 ? { python, os: 'Amazon Linux 2023', glibc: [2, 34] } : { python, os: 'Amazon Linux 2', glibc: [2, 26] },
 );
 
+/**
+ * Lambda's Python runtimes: deprecated, then new functions blocked
+ * (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html; the dates as cfn-lint 1.51.0's
+ * LmbdRuntimeLifecycle.json records them).
+ */
+const PYTHON_LIFECYCLE: Record<string, { deprecated: string; createBlocked: string }> = {
+  '3.9': { deprecated: '2025-12-15', createBlocked: '2026-06-01' },
+  '3.10': { deprecated: '2026-06-30', createBlocked: '2026-07-31' },
+  '3.11': { deprecated: '2026-06-30', createBlocked: '2026-07-31' },
+  '3.12': { deprecated: '2028-10-31', createBlocked: '2028-11-30' },
+  '3.13': { deprecated: '2029-06-30', createBlocked: '2029-07-31' },
+};
+
+/** A zip function on a deprecated Python runtime: said, with the dates (an image brings its own runtime). */
+function runtimeNotes(config: Config, today = new Date().toISOString().slice(0, 10)): string[] {
+  const life = PYTHON_LIFECYCLE[config.runtime.python];
+  if (!life || config.runtime.package === 'image' || today < life.deprecated) return [];
+  return [
+    `Lambda deprecated python${config.runtime.python} on ${life.deprecated}; from ${life.createBlocked} it refuses new functions on it (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html): set runtime.python to 3.12 or later, or runtime.package: image`,
+  ];
+}
+
 export const awsPlatform: Platform = {
   id: 'aws',
   title: 'AWS Lambda',
@@ -40,6 +62,7 @@ export const awsPlatform: Platform = {
   maxPayloadBytes: 6 * MB,
   artifactStore: { kind: 's3', name: 'Amazon S3', remote: true },
   packageTypes: ['zip', 'image'],
+  exportFormats: ['cloudformation', 'sam', 'terraform'],
   image: {
     // AWS's base images for Lambda (https://gallery.ecr.aws/lambda/python), pulled anonymously.
     defaultBase: (python) => `public.ecr.aws/lambda/python:${python}`,
@@ -52,6 +75,7 @@ export const awsPlatform: Platform = {
       : zipped !== null && zipped > AWS_LIMITS[0]!.bytes
       ? { id: 'object-storage', description: 'through S3 (over 50 MB zipped)' }
       : { id: 'direct', description: zipped === null ? 'decided when the zip is written' : 'direct (≤ 50 MB zipped)' },
+  configNotes: (config) => runtimeNotes(config),
   flags: [
     { flags: '--region <region>', description: 'AWS region (over AWS_REGION, aws.region and the profile’s region)' },
     { flags: '--profile <name>', description: 'AWS profile from ~/.aws/config (over AWS_PROFILE and aws.profile)' },
