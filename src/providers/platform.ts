@@ -1,5 +1,6 @@
 import type { Check } from '../core/checks.js';
 import type { Config, ProviderId } from '../core/config/schema.js';
+import type { ExportFormat } from '../core/config/ids.js';
 import type { LimitSpec } from '../packaging/limits.js';
 import type { UploadRouteId } from '../packaging/packaged.js';
 import type { Target } from '../packaging/target.js';
@@ -61,6 +62,8 @@ export interface Platform {
   /** Where offloaded model files go; `remote`: object storage the function fetches from at cold start (`model.offload: always` needs one). */
   artifactStore: { kind: 's3' | 'azure-blob' | 'local'; name: string; remote: boolean };
   packageTypes: readonly ('zip' | 'image')[];
+  /** Infrastructure-as-code formats `mlserve export` writes for this platform (none: export refuses, naming the ones that exist). */
+  exportFormats: readonly ExportFormat[];
   /** How the code reaches the platform: by the zip's size, or an image (through a registry). */
   uploadRoute(zippedBytes: number | null, packageType?: 'zip' | 'image'): UploadRoute;
   /** Container images (when `packageTypes` has 'image'): the default base, where code goes, the command. */

@@ -1,4 +1,5 @@
 import type { LoadedConfig } from '../core/config/load.js';
+import type { ExportFormat } from '../core/config/ids.js';
 import type { ProviderId } from '../core/config/schema.js';
 import type { Reporter } from '../core/reporter.js';
 import type { PackagedBundle } from '../packaging/packaged.js';
@@ -77,6 +78,8 @@ export interface Provider {
    * `offline`: no credentials or network, everything as if nothing existed yet.
    */
   plan?(options: { offline: boolean }): Promise<DeployPlan>;
+  /** Write the deployment as infrastructure as code (the platform's `exportFormats`). */
+  export?(bundle: PackagedBundle, options: ExportOptions): Promise<ExportResult>;
   /** Run the endpoint on this machine (providers that can: the local one). */
   serve?(options: ServeOptions): Promise<ServeHandle>;
 }
@@ -106,5 +109,26 @@ export interface LogLine {
 /** A deploy's plan: every resource it would send, with how (create, update) and exactly what. */
 export interface DeployPlan {
   resources: { action: string; type: string; name: string; id: string; apiVersion: string; body: Record<string, unknown> }[];
+  notes: string[];
+}
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** The directory the files are written to. */
+  out: string;
+  /** Upload the code and offloaded artifacts to the artifacts bucket (else they are written beside the template). */
+  upload: boolean;
+}
+
+export interface ExportResult {
+  format: ExportFormat;
+  /** Every file written, relative to `out`, in order. */
+  files: string[];
+  /** Object keys uploaded (empty when already there, or not uploading). */
+  uploaded: string[];
+  /** Files written beside the template for someone to upload, under these exact keys. */
+  toUpload: { key: string; file: string; sha256: string }[];
+  /** The bucket the template's parameter defaults to, when known. */
+  bucket?: string;
   notes: string[];
 }

@@ -29,6 +29,11 @@ export const CATALOG: CommandEntry[] = [
     load: async () => (await import('./deploy.js')).deployCommand,
   },
   {
+    name: 'export',
+    summary: 'write the deployment as CloudFormation, SAM or Terraform, from the plan deploy applies',
+    load: async () => (await import('./export.js')).exportCommand,
+  },
+  {
     name: 'invoke',
     summary: 'call the deployed function and print its answer; exit 1 on any function error',
     load: async () => (await import('./invoke.js')).invokeCommand,

@@ -16,11 +16,19 @@ export interface AwsNames {
   tags: Record<string, string>;
 }
 
+/**
+ * Bucket names are global and at most 63 characters: a readable head and the first 10 hex digits of
+ * the SHA-256 of `hashInput`, which make it unique per account and region (Terraform computes the
+ * same name from the same two parts).
+ */
+export function bucketNameParts(app: string, stage: string, account: string, region: string): { head: string; hashInput: string } {
+  return { head: `mlserve-${app}-${stage}`.slice(0, 63 - 11).replace(/-+$/, ''), hashInput: `${account}/${region}/${app}/${stage}` };
+}
+
 export function awsNames(app: string, stage: string, account: string, region: string, userTags: Record<string, string> = {}): AwsNames {
   const fn = `${app}-${stage}`.slice(0, 64);
-  const hash = createHash('sha256').update(`${account}/${region}/${app}/${stage}`).digest('hex').slice(0, 10);
-  // Bucket names are global and at most 63 characters: a readable head and a hash that makes it unique.
-  const bucket = `mlserve-${app}-${stage}`.slice(0, 63 - 11).replace(/-+$/, '') + `-${hash}`;
+  const { head, hashInput } = bucketNameParts(app, stage, account, region);
+  const bucket = `${head}-${createHash('sha256').update(hashInput).digest('hex').slice(0, 10)}`;
   return {
     function: fn,
     alias: stage,

@@ -45,6 +45,7 @@ export const azurePlatform: Platform = {
   maxPayloadBytes: 100 * MB,
   artifactStore: { kind: 'azure-blob', name: 'Azure Blob Storage', remote: true },
   packageTypes: ['zip'],
+  exportFormats: [],
   uploadRoute: () => ({ id: 'object-storage', description: 'a blob container (Flex Consumption deploys from one)' }),
   flags: [],
   configNotes: azureConfigNotes,

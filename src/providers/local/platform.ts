@@ -22,6 +22,7 @@ export const localPlatform: Platform = {
   maxPayloadBytes: 6 * 1024 * 1024,
   artifactStore: { kind: 'local', name: 'the local store', remote: false },
   packageTypes: ['zip'],
+  exportFormats: [],
   uploadRoute: () => ({ id: 'none', description: 'local store (nothing is uploaded)' }),
   flags: [{ flags: '--target <provider>', description: 'local provider: run the exact bundle of that provider (e.g. aws) when this machine can' }],
   init: { fields: [], configSection: () => [] },

@@ -1,0 +1,286 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { codeSha256, TOKEN_PATTERN, versionDescription, type AwsPlan, type BucketPlan, type PermissionPlan } from '../plan.js';
+
+/** What a template is written from: the plan (with account, region, partition and bucket as tokens) and the bundle. */
+export interface TemplateInput {
+  plan: AwsPlan;
+  bundle: { sha256: string; modelSha256: string };
+  /** The code's key in the artifacts bucket. */
+  codeKey: string;
+  /** The ArtifactsBucket parameter's default: the configured or uploaded-to bucket, when known. */
+  bucketDefault?: string;
+}
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+type Template = { [k: string]: Json };
+
+const PSEUDO: Record<string, string> = { account: 'AWS::AccountId', region: 'AWS::Region', partition: 'AWS::Partition', bucket: 'ArtifactsBucket' };
+const NOTIFIER = fileURLToPath(new URL('../../../../templates/cloudformation/s3_notification.py', import.meta.url));
+
+/**
+ * A plan string as CloudFormation: literal, a Ref when it is one token, else Fn::Sub with each
+ * token a `${…}` and every literal `${` escaped as `${!`.
+ */
+export function cfn(value: string): Json {
+  const parts = value.split(TOKEN_PATTERN);
+  if (parts.length === 1) return value;
+  if (parts.length === 3 && parts[0] === '' && parts[2] === '') return { Ref: PSEUDO[parts[1]!]! };
+  return { 'Fn::Sub': parts.map((p, i) => (i % 2 === 1 ? `\${${PSEUDO[p]!}}` : p.replaceAll('${', '${!'))).join('') };
+}
+
+/** Every string in a value through `cfn`. */
+function deep(value: unknown): Json {
+  if (typeof value === 'string') return cfn(value);
+  if (Array.isArray(value)) return value.map(deep);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deep(v)]));
+  return value as Json;
+}
+
+function tagList(tags: Record<string, string>): Json {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value: cfn(Value) }));
+}
+
+/** The logical ID of this bundle's version: a new code SHA-256 is a new resource, so a stack update publishes exactly when the code changed. */
+export function versionLogicalId(sha256: string): string {
+  return `Version${sha256.slice(0, 16)}`;
+}
+
+/** The artifacts bucket on its own (CloudFormation needs the code in S3 before the function's stack can create it). */
+export function bucketTemplate(bucket: BucketPlan, app: string, stage: string): Template {
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: `mlserve artifacts bucket for ${app} (${stage}): private, encrypted; deploy it once, before the function's stack`,
+    Resources: {
+      ArtifactsBucket: {
+        Type: 'AWS::S3::Bucket',
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: {
+          PublicAccessBlockConfiguration: { ...bucket.publicAccessBlock },
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: bucket.encryption.SSEAlgorithm }, BucketKeyEnabled: bucket.encryption.BucketKeyEnabled }],
+          },
+          LifecycleConfiguration: {
+            Rules: bucket.lifecycle.map((r) => ({
+              Id: r.ID,
+              Status: 'Enabled',
+              Prefix: r.Prefix,
+              ...(r.ExpirationDays ? { ExpirationInDays: r.ExpirationDays } : {}),
+              ...(r.AbortIncompleteMultipartUploadDays ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.AbortIncompleteMultipartUploadDays } } : {}),
+            })),
+          },
+          Tags: tagList(bucket.tags),
+        },
+      },
+    },
+    Outputs: { ArtifactsBucket: { Description: 'pass it as the function stack’s ArtifactsBucket parameter', Value: { Ref: 'ArtifactsBucket' } } },
+  };
+}
+
+/** Parameters every function template takes: what differs between accounts. */
+function parameters(t: TemplateInput): Template {
+  return {
+    ArtifactsBucket: {
+      Type: 'String',
+      Description: `Bucket holding the code (${t.codeKey}) and offloaded artifacts${t.plan.bucket.create ? ': the artifacts bucket stack’s output' : ''}`,
+      ...(t.bucketDefault ? { Default: t.bucketDefault } : {}),
+    },
+    ...(t.plan.roleArn ? { ExecutionRoleArn: { Type: 'String', Description: 'The function’s execution role (aws.role)', Default: t.plan.roleArn } } : {}),
+  };
+}
+
+function role(plan: AwsPlan): Template {
+  if (!plan.role) return {};
+  const r = plan.role;
+  return {
+    ExecutionRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: r.name,
+        Description: r.description,
+        AssumeRolePolicyDocument: deep(r.trust),
+        Policies: [{ PolicyName: r.policyName, PolicyDocument: deep(r.policy) }],
+        Tags: tagList(r.tags),
+      },
+    },
+  };
+}
+
+function roleRef(plan: AwsPlan): Json {
+  return plan.role ? { 'Fn::GetAtt': ['ExecutionRole', 'Arn'] } : { Ref: 'ExecutionRoleArn' };
+}
+
+function logGroup(plan: AwsPlan): Template {
+  return { LogGroup: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: plan.logGroup.name, RetentionInDays: plan.logGroup.retentionInDays, Tags: tagList(plan.logGroup.tags) } } };
+}
+
+/** The function's properties both flavours share (SAM's function takes the same names). */
+function functionProperties(plan: AwsPlan): Template {
+  const f = plan.function;
+  return {
+    FunctionName: f.name,
+    Description: f.description,
+    ...(f.runtime && f.handler ? { Runtime: f.runtime, Handler: f.handler } : {}),
+    Role: roleRef(plan),
+    MemorySize: f.memory,
+    Timeout: f.timeout,
+    EphemeralStorage: { Size: f.ephemeralStorageMb },
+    Architectures: [f.architecture],
+    Environment: { Variables: deep(f.environment) },
+    ...(f.reservedConcurrency !== undefined ? { ReservedConcurrentExecutions: f.reservedConcurrency } : {}),
+  };
+}
+
+function urlProperties(plan: AwsPlan): Template {
+  return { AuthType: plan.url.authType, ...(plan.url.cors ? { Cors: { ...plan.url.cors } } : {}) };
+}
+
+function permission(p: PermissionPlan, target: Json): Json {
+  return {
+    Type: 'AWS::Lambda::Permission',
+    Properties: { Action: 'lambda:InvokeFunction', FunctionName: target, Principal: p.principal, SourceArn: cfn(p.sourceArn), ...(p.sourceAccount ? { SourceAccount: cfn(p.sourceAccount) } : {}) },
+  };
+}
+
+/** S3 triggers: the permission, and the notification on a bucket this stack does not own (a custom resource). */
+function s3Triggers(plan: AwsPlan, target: Json): Template {
+  if (!plan.triggers.s3.length) return {};
+  const out: Template = {};
+  for (const [i, t] of plan.triggers.s3.entries()) {
+    out[`S3Permission${i}`] = permission(t.permission, target);
+    out[`S3Notification${i}`] = {
+      Type: 'Custom::S3Notification',
+      DependsOn: [`S3Permission${i}`],
+      Properties: {
+        ServiceToken: { 'Fn::GetAtt': ['S3NotificationFunction', 'Arn'] },
+        Bucket: t.bucket,
+        Id: t.notification.Id,
+        LambdaFunctionArn: target,
+        Events: [...t.notification.Events],
+        FilterRules: t.notification.FilterRules.map((r) => ({ ...r })),
+      },
+    };
+  }
+  const buckets = [...new Set(plan.triggers.s3.map((t) => t.bucket))];
+  out.S3NotificationRole = {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      Description: `mlserve: lets ${plan.function.name}'s notification resource edit the watched buckets' notifications`,
+      AssumeRolePolicyDocument: deep(plan.role?.trust ?? { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+      Policies: [{
+        PolicyName: 'mlserve-bucket-notifications',
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'WatchedBuckets', Effect: 'Allow', Action: ['s3:GetBucketNotification', 's3:PutBucketNotification'], Resource: buckets.map((b) => cfn(`arn:\uE000partition\uE001:s3:::${b}`)) },
+            { Sid: 'OwnLogs', Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: cfn('arn:\uE000partition\uE001:logs:\uE000region\uE001:\uE000account\uE001:log-group:/aws/lambda/*') },
+          ],
+        },
+      }],
+      Tags: tagList(plan.logGroup.tags),
+    },
+  };
+  out.S3NotificationFunction = {
+    Type: 'AWS::Lambda::Function',
+    Properties: {
+      Description: 'mlserve: adds or removes one notification on a bucket the stack does not own',
+      Runtime: 'python3.12',
+      Handler: 'index.handler',
+      Timeout: 60,
+      Role: { 'Fn::GetAtt': ['S3NotificationRole', 'Arn'] },
+      Code: { ZipFile: readFileSync(NOTIFIER, 'utf8') },
+      Tags: tagList(plan.logGroup.tags),
+    },
+  };
+  return out;
+}
+
+function outputs(alias: Json, url: Json): Template {
+  return {
+    Endpoint: { Description: 'The stage’s HTTPS endpoint (Function URL on the alias)', Value: url },
+    FunctionArn: { Description: 'The function', Value: { 'Fn::GetAtt': ['Function', 'Arn'] } },
+    AliasArn: { Description: 'The stage alias: what triggers and callers invoke', Value: alias },
+  };
+}
+
+/** The plain CloudFormation template: function, this bundle's version, the stage alias and its URL, triggers. */
+export function cloudFormationTemplate(t: TemplateInput): Template {
+  const { plan } = t;
+  const version = versionLogicalId(t.bundle.sha256);
+  const alias: Json = { Ref: 'Alias' };
+  const resources: Template = {
+    ...role(plan),
+    ...logGroup(plan),
+    Function: {
+      Type: 'AWS::Lambda::Function',
+      DependsOn: ['LogGroup'],
+      Properties: { ...functionProperties(plan), PackageType: plan.function.packageType, Code: { S3Bucket: { Ref: 'ArtifactsBucket' }, S3Key: t.codeKey }, Tags: tagList(plan.function.tags) },
+    },
+    [version]: {
+      Type: 'AWS::Lambda::Version',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { FunctionName: { Ref: 'Function' }, CodeSha256: codeSha256(t.bundle.sha256), Description: versionDescription(t.bundle.sha256, t.bundle.modelSha256) },
+    },
+    Alias: { Type: 'AWS::Lambda::Alias', Properties: { FunctionName: { Ref: 'Function' }, Name: plan.alias, FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] } } },
+    FunctionUrl: { Type: 'AWS::Lambda::Url', Properties: { TargetFunctionArn: alias, ...urlProperties(plan) } },
+    ...(plan.url.authType === 'NONE'
+      ? { PublicUrlPermission: { Type: 'AWS::Lambda::Permission', Properties: { Action: 'lambda:InvokeFunctionUrl', FunctionName: alias, Principal: '*', FunctionUrlAuthType: 'NONE' } } }
+      : {}),
+    ...s3Triggers(plan, alias),
+    ...Object.fromEntries(plan.triggers.sqs.map((q, i) => [`QueueMapping${i}`, { Type: 'AWS::Lambda::EventSourceMapping', Properties: { FunctionName: alias, EventSourceArn: q.eventSourceArn, BatchSize: q.batchSize, FunctionResponseTypes: [...q.functionResponseTypes] } }])),
+    ...scheduleResources(plan, alias),
+  };
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: `mlserve: ${plan.function.name}, exported from the plan \`mlserve deploy --provider aws\` applies`,
+    Parameters: parameters(t),
+    Resources: resources,
+    Outputs: outputs(alias, { 'Fn::GetAtt': ['FunctionUrl', 'FunctionUrl'] }),
+  };
+}
+
+function scheduleResources(plan: AwsPlan, alias: Json): Template {
+  const out: Template = {};
+  for (const [i, s] of plan.triggers.schedule.entries()) {
+    out[`Schedule${i}`] = { Type: 'AWS::Events::Rule', Properties: { Name: s.rule, ScheduleExpression: s.expression, State: 'ENABLED', Targets: [{ Id: 'mlserve', Arn: alias }], Tags: tagList(s.tags) } };
+    out[`SchedulePermission${i}`] = { ...(permission(s.permission, alias) as Template), DependsOn: [`Schedule${i}`] };
+  }
+  return out;
+}
+
+/**
+ * The same deployment as SAM: the function with AutoPublishAlias (a version published exactly when
+ * AutoPublishCodeSha256, the bundle's SHA-256, changes), its URL and its SQS and schedule events.
+ * The role, log group and S3 notifications are the plain template's: SAM's generated role is
+ * broader, and SAM's S3 event needs the bucket in the same template.
+ */
+export function samTemplate(t: TemplateInput): Template {
+  const { plan } = t;
+  const alias: Json = { Ref: 'Function.Alias' };
+  const events: Template = {};
+  for (const [i, q] of plan.triggers.sqs.entries()) {
+    events[`Queue${i}`] = { Type: 'SQS', Properties: { Queue: q.eventSourceArn, BatchSize: q.batchSize, FunctionResponseTypes: [...q.functionResponseTypes] } };
+  }
+  for (const [i, s] of plan.triggers.schedule.entries()) events[`Schedule${i}`] = { Type: 'Schedule', Properties: { Name: s.rule, Schedule: s.expression, State: 'ENABLED' } };
+  const fn: Template = {
+    ...functionProperties(plan),
+    PackageType: plan.function.packageType,
+    CodeUri: { Bucket: { Ref: 'ArtifactsBucket' }, Key: t.codeKey },
+    AutoPublishAlias: plan.alias,
+    AutoPublishCodeSha256: t.bundle.sha256,
+    VersionDescription: versionDescription(t.bundle.sha256, t.bundle.modelSha256),
+    FunctionUrlConfig: urlProperties(plan),
+    ...(Object.keys(events).length ? { Events: events } : {}),
+    Tags: Object.fromEntries(Object.entries(plan.function.tags).map(([k, v]) => [k, cfn(v)])),
+  };
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Transform: 'AWS::Serverless-2016-10-31',
+    Description: `mlserve: ${plan.function.name} (SAM), exported from the plan \`mlserve deploy --provider aws\` applies`,
+    Parameters: parameters(t),
+    Resources: { ...role(plan), ...logGroup(plan), Function: { Type: 'AWS::Serverless::Function', DependsOn: ['LogGroup'], Properties: fn }, ...s3Triggers(plan, alias) },
+    Outputs: outputs(alias, { 'Fn::GetAtt': ['FunctionUrl', 'FunctionUrl'] }),
+  };
+}

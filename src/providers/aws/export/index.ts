@@ -1,0 +1,125 @@
+import { copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { writeFileAtomic } from '../../../core/fs.js';
+import type { ExportFormat } from '../../../core/config/ids.js';
+import type { PackagedBundle } from '../../../packaging/packaged.js';
+import type { ExportResult } from '../../provider.js';
+import { codeKeyOf, type AwsPlan } from '../plan.js';
+import { bucketTemplate, cloudFormationTemplate, samTemplate, versionLogicalId } from './cloudformation.js';
+import { terraformFile } from './terraform.js';
+
+export interface WriteExportOptions {
+  /** The plan with account, region, partition and bucket as tokens. */
+  plan: AwsPlan;
+  bundle: PackagedBundle;
+  app: string;
+  stage: string;
+  format: Exclude<ExportFormat, 'bicep'>;
+  out: string;
+  /** Write the code and artifacts beside the template (not uploaded, or Terraform uploads them). */
+  beside: boolean;
+  bucketDefault?: string;
+}
+
+/** Where the code and each offloaded artifact go in the artifacts bucket. */
+export function exportObjects(plan: AwsPlan, bundle: PackagedBundle): { name: string; key: string; file: string; sha256: string }[] {
+  return [
+    { name: 'code', key: codeKeyOf(plan.names, bundle.sha256), file: bundle.path, sha256: bundle.sha256 },
+    ...bundle.offload.map((a, i) => ({ name: `artifact_${i}`, key: a.key, file: a.abs, sha256: a.sha256 })),
+  ];
+}
+
+const RESOURCE_COMMENTS: Record<string, string> = {
+  ExecutionRole: 'Least privilege: its own log group, its own artifacts, what its triggers need.',
+  LogGroup: 'Created before the function, so Lambda never creates it without retention.',
+  Function: 'The configuration `mlserve deploy` sets; the code is the target-built bundle in the artifacts bucket.',
+  Alias: 'The stage: the URL and the triggers point at it; a stack update points it at this bundle’s version.',
+  FunctionUrl: 'The HTTPS endpoint on the alias.',
+  S3NotificationFunction: 'Edits the notifications of buckets this stack does not own (CloudFormation cannot).',
+};
+
+/** YAML with a header and a comment above each resource; stable key order, no line folding. */
+async function yamlText(template: Record<string, unknown>, header: string[], versionId?: string): Promise<string> {
+  const { Document, isScalar, isMap } = await import('yaml');
+  const doc = new Document(template, { aliasDuplicateObjects: false });
+  doc.commentBefore = header.map((h) => ` ${h}`).join('\n');
+  const resources = doc.get('Resources', true);
+  if (isMap(resources)) {
+    for (const pair of resources.items) {
+      if (!isScalar(pair.key)) continue;
+      const id = String(pair.key.value);
+      const note = id === versionId ? 'This bundle’s version: its logical ID is the code’s SHA-256, so an update publishes a new version exactly when the code changed.' : RESOURCE_COMMENTS[id];
+      if (note) pair.key.commentBefore = ` ${note}`;
+      pair.key.spaceBefore = pair !== resources.items[0];
+    }
+  }
+  return doc.toString({ lineWidth: 0 });
+}
+
+/** The code and artifacts beside the template at `artifacts/<key>` (a hard link when it can be); stale ones removed. */
+async function placeBeside(out: string, objects: { key: string; file: string }[]): Promise<string[]> {
+  const root = join(out, 'artifacts');
+  const wanted = new Set(objects.map((o) => join(root, o.key)));
+  for (const o of objects) {
+    const dest = join(root, o.key);
+    await mkdir(dirname(dest), { recursive: true });
+    const tmp = `${dest}.tmp-${process.pid}`;
+    await rm(tmp, { force: true });
+    await link(o.file, tmp).catch((error: NodeJS.ErrnoException) => {
+      // Another file system, or one without hard links: a copy.
+      if (error.code !== 'EXDEV' && error.code !== 'EPERM' && error.code !== 'ENOTSUP') throw error;
+      return copyFile(o.file, tmp);
+    });
+    await rename(tmp, dest);
+  }
+  for (const f of await readdir(root, { recursive: true, withFileTypes: true })) {
+    const path = join(f.parentPath, f.name);
+    if (f.isFile() && !wanted.has(path)) await rm(path);
+  }
+  return objects.map((o) => relative(out, join(root, o.key)).split(sep).join('/'));
+}
+
+function header(o: WriteExportOptions, deploy: string): string[] {
+  return [
+    `Written by \`mlserve export --format ${o.format}\` for ${o.app}, stage ${o.stage}: the plan \`mlserve deploy --provider aws\` applies.`,
+    'Export again rather than editing: the same inputs give the same bytes.',
+    `bundle sha256 ${o.bundle.sha256}`,
+    `model  sha256 ${o.bundle.modelSha256}`,
+    `Deploy: ${deploy}`,
+  ];
+}
+
+/** Write the export's files; returns them (relative to `out`) and what is left to upload. */
+export async function writeExport(o: WriteExportOptions): Promise<Pick<ExportResult, 'files' | 'toUpload' | 'notes'>> {
+  const { plan, bundle } = o;
+  const objects = exportObjects(plan, bundle);
+  const codeKey = objects[0]!.key;
+  const input = { plan, bundle, codeKey, ...(o.bucketDefault ? { bucketDefault: o.bucketDefault } : {}) };
+  const files: string[] = [];
+  const notes: string[] = [];
+  const write = async (name: string, text: string) => {
+    await writeFileAtomic(join(o.out, name), text);
+    files.push(name);
+  };
+  const beside = o.beside || o.format === 'terraform' ? await placeBeside(o.out, objects) : [];
+  if (o.format === 'terraform') {
+    const tfObjects = objects.map((x, i) => ({ name: x.name, key: x.key, source: beside[i]!, sha256: x.sha256 }));
+    await write('main.tf', terraformFile({ ...input, app: o.app, stage: o.stage, objects: tfObjects }, header(o, 'terraform init && terraform apply (Terraform uploads artifacts/ itself)')));
+    notes.push('Terraform uploads the code and artifacts (artifacts/) itself: keep them beside main.tf');
+    return { files: [...files, ...beside], toUpload: [], notes };
+  }
+  const stack = `${plan.function.name}`;
+  const caps = o.format === 'sam' ? 'CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND' : 'CAPABILITY_NAMED_IAM';
+  const params = o.bucketDefault ? '' : ' --parameter-overrides ArtifactsBucket=<bucket>';
+  if (plan.bucket.create) {
+    await write('artifacts-bucket.yaml', await yamlText(bucketTemplate(plan.bucket, o.app, o.stage), [
+      `The artifacts bucket for ${o.app} (${o.stage}), when the platform team creates it rather than mlserve: deploy it once, upload, then deploy template.yaml.`,
+      `Deploy: aws cloudformation deploy --template-file artifacts-bucket.yaml --stack-name ${stack}-artifacts`,
+    ]));
+  }
+  const template = o.format === 'sam' ? samTemplate(input) : cloudFormationTemplate(input);
+  await write('template.yaml', await yamlText(template, header(o, `aws cloudformation deploy --template-file template.yaml --stack-name ${stack} --capabilities ${caps}${params}`), versionLogicalId(bundle.sha256)));
+  const toUpload = o.beside ? objects.map((x, i) => ({ key: x.key, file: beside[i]!, sha256: x.sha256 })) : [];
+  if (toUpload.length) notes.push(`upload before deploying the stack: aws s3 sync ${join(o.out, 'artifacts')} s3://${o.bucketDefault ?? '<bucket>'}/ --sse AES256`);
+  return { files: [...files, ...beside], toUpload, notes };
+}

@@ -1,0 +1,202 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { CloudWatchLogsClient, DescribeLogGroupsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { GetRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetAliasCommand, GetFunctionCommand, GetFunctionUrlConfigCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import {
+  CreateBucketCommand,
+  GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetBucketNotificationConfigurationCommand,
+  GetBucketTaggingCommand,
+  GetPublicAccessBlockCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { runCli } from '../helpers/cli.js';
+import { startMoto, type Moto } from '../helpers/moto.js';
+import { packagingEnv, project } from '../helpers/project.js';
+
+type Template = { Parameters?: Record<string, unknown>; Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+/** CloudFormation's intrinsics, as far as the exported templates use them, resolved against one account. */
+function resolve(value: unknown, refs: Record<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolve(v, refs));
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (typeof o.Ref === 'string') return refs[o.Ref] ?? `<Ref ${o.Ref}>`;
+    if (typeof o['Fn::Sub'] === 'string') return o['Fn::Sub'].replace(/\$\{([^!}][^}]*)\}/g, (_m, n: string) => refs[n] ?? `<${n}>`).replaceAll('${!', '${');
+    if (Array.isArray(o['Fn::GetAtt'])) return refs[(o['Fn::GetAtt'] as string[]).join('.')] ?? `<GetAtt ${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolve(v, refs)]));
+  }
+  return value;
+}
+
+const tagMap = (tags: unknown) => Object.fromEntries((tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]));
+
+function lint(file: string): { code: number; out: string } {
+  const r = spawnSync('cfn-lint', ['--', file], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Every file under a directory with its bytes, by relative path. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (f.isFile()) out[relative(dir, join(f.parentPath, f.name))] = readFileSync(join(f.parentPath, f.name)).toString('base64');
+  }
+  return out;
+}
+
+let moto: Moto;
+beforeAll(async () => {
+  moto = await startMoto();
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+
+describe('mlserve export (CloudFormation, SAM, Terraform)', () => {
+  it('writes templates cfn-lint passes and terraform fmt accepts, declaring what deploy creates in moto, byte-identical on a re-export', async () => {
+    await moto.reset();
+    const common = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const s3 = new S3Client({ ...common, forcePathStyle: true });
+    const sqs = new SQSClient(common);
+    await s3.send(new CreateBucketCommand({ Bucket: 'incoming-data' }));
+    await s3.send(new CreateBucketCommand({ Bucket: 'predictions-out' }));
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'scoring' }))).QueueUrl!;
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    // Python 3.12: Lambda deprecated 3.11 (cfn-lint says so); a custom model needs no wheels for it.
+    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1', '--python', '3.12'], `
+triggers:
+  s3:
+    - bucket: incoming-data
+      prefix: batches/
+      suffix: .csv
+      output:
+        bucket: predictions-out
+  sqs:
+    - queueArn: ${queueArn}
+      batchSize: 5
+environment:
+  LABELS: "setosa,versicolor"
+`);
+    writeFileSync(join(model.dir, 'weights.bin'), Buffer.alloc(4096, 7));
+    const config = join(model.dir, 'mlserve.config.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^model:\n/m, 'model:\n  offload: always\n'));
+    const env = packagingEnv(moto.env);
+
+    const exported: Record<string, string> = {};
+    for (const format of ['cloudformation', 'sam', 'terraform']) {
+      const out = join(model.dir, 'infrastructure', format);
+      const r = await runCli(['export', '--format', format, '--no-upload', '--out', out, '--json'], { cwd: model.dir, env: { ...env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+      expect(r.code, r.stderr).toBe(0);
+      exported[format] = out;
+    }
+    // Offload: the model's weights go beside the template under the key the bundle fetches at cold start.
+    const cfnFiles = readdirSync(join(exported.cloudformation!, 'artifacts'), { recursive: true }).map(String);
+    expect(cfnFiles.filter((f) => f.includes('/artifacts/'))).toHaveLength(1);
+    for (const file of ['cloudformation/template.yaml', 'cloudformation/artifacts-bucket.yaml', 'sam/template.yaml']) {
+      const result = lint(join(model.dir, 'infrastructure', file));
+      expect(result, file).toEqual({ code: 0, out: '' });
+    }
+    const fmt = spawnSync('terraform', ['fmt', '-check', '-diff', join(exported.terraform!, 'main.tf')], { encoding: 'utf8' });
+    expect(`${fmt.status} ${fmt.stdout}`).toBe('0 ');
+
+    // The same inputs give the same bytes.
+    const before = { cfn: snapshot(exported.cloudformation!), sam: snapshot(exported.sam!), tf: snapshot(exported.terraform!) };
+    for (const format of ['cloudformation', 'sam', 'terraform']) {
+      expect((await runCli(['export', '--format', format, '--no-upload', '--out', exported[format]!], { cwd: model.dir, env })).code).toBe(0);
+    }
+    expect({ cfn: snapshot(exported.cloudformation!), sam: snapshot(exported.sam!), tf: snapshot(exported.terraform!) }).toEqual(before);
+
+    // Deploy the same app with the provider, read it back, and compare with what the template declares.
+    const deploy = await runCli(['deploy', '--json'], { cwd: model.dir, env });
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const template = parse(readFileSync(join(exported.cloudformation!, 'template.yaml'), 'utf8')) as Template;
+    const bucketTemplate = parse(readFileSync(join(exported.cloudformation!, 'artifacts-bucket.yaml'), 'utf8')) as Template;
+    const lambda = new LambdaClient(common);
+    const fn = await lambda.send(new GetFunctionCommand({ FunctionName: 'iris-dev' }));
+    const bucket = fn.Configuration!.Environment!.Variables!.MLSERVE_ARTIFACTS_BUCKET!;
+    const refs = { 'AWS::AccountId': '123456789012', 'AWS::Region': 'us-east-1', 'AWS::Partition': 'aws', ArtifactsBucket: bucket, 'ExecutionRole.Arn': fn.Configuration!.Role!, Alias: 'arn:aws:lambda:us-east-1:123456789012:function:iris-dev:dev' };
+    const declared = resolve(template.Resources.Function!.Properties, refs) as Record<string, unknown>;
+    const c = fn.Configuration!;
+    const { Code: _code, ...withoutCode } = declared;
+    expect({
+      FunctionName: c.FunctionName, Description: c.Description, Runtime: c.Runtime, Handler: c.Handler, Role: c.Role, MemorySize: c.MemorySize, Timeout: c.Timeout,
+      EphemeralStorage: c.EphemeralStorage, Architectures: c.Architectures, Environment: c.Environment, PackageType: c.PackageType,
+      Tags: Object.fromEntries(Object.entries(fn.Tags ?? {}).filter(([k]) => !k.startsWith('aws:'))),
+    }).toEqual({ ...withoutCode, Tags: tagMap(declared.Tags) });
+
+    const alias = await lambda.send(new GetAliasCommand({ FunctionName: 'iris-dev', Name: 'dev' }));
+    expect(alias.Name).toBe(template.Resources.Alias!.Properties.Name);
+    const url = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'iris-dev', Qualifier: 'dev' }));
+    expect({ AuthType: url.AuthType }).toEqual(resolve({ AuthType: template.Resources.FunctionUrl!.Properties.AuthType }, refs));
+
+    const iam = new IAMClient(common);
+    const roleName = c.Role!.split('/').pop()!;
+    const role = resolve(template.Resources.ExecutionRole!.Properties, refs) as { RoleName: string; AssumeRolePolicyDocument: unknown; Policies: { PolicyName: string; PolicyDocument: unknown }[]; Tags: unknown };
+    expect(roleName).toBe(role.RoleName);
+    const got = await iam.send(new GetRoleCommand({ RoleName: roleName }));
+    expect(JSON.parse(decodeURIComponent(got.Role!.AssumeRolePolicyDocument!))).toEqual(role.AssumeRolePolicyDocument);
+    expect(tagMap(got.Role!.Tags)).toEqual(tagMap(role.Tags));
+    const policy = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: role.Policies[0]!.PolicyName }));
+    expect(JSON.parse(decodeURIComponent(policy.PolicyDocument!))).toEqual(role.Policies[0]!.PolicyDocument);
+
+    const logs = new CloudWatchLogsClient(common);
+    const group = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/aws/lambda/iris-dev' }))).logGroups![0]!;
+    const lg = template.Resources.LogGroup!.Properties as { LogGroupName: string; RetentionInDays: number; Tags: unknown };
+    expect({ name: group.logGroupName, retention: group.retentionInDays }).toEqual({ name: lg.LogGroupName, retention: lg.RetentionInDays });
+    expect((await logs.send(new ListTagsForResourceCommand({ resourceArn: group.arn!.replace(/:\*$/, '') }))).tags).toEqual(tagMap(lg.Tags));
+
+    const b = bucketTemplate.Resources.ArtifactsBucket!.Properties as Record<string, { Rules?: unknown[]; ServerSideEncryptionConfiguration?: unknown[] } & Record<string, unknown>>;
+    expect((await s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }))).PublicAccessBlockConfiguration).toEqual(b.PublicAccessBlockConfiguration);
+    const sse = (await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }))).ServerSideEncryptionConfiguration!.Rules!;
+    expect(sse.map((r) => ({ ServerSideEncryptionByDefault: r.ApplyServerSideEncryptionByDefault, BucketKeyEnabled: r.BucketKeyEnabled }))).toEqual(b.BucketEncryption!.ServerSideEncryptionConfiguration);
+    const lifecycle = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }))).Rules!;
+    expect(lifecycle.map((r) => ({ Id: r.ID, Status: r.Status, Prefix: r.Filter?.Prefix ?? r.Prefix, ...(r.Expiration ? { ExpirationInDays: r.Expiration.Days } : {}), ...(r.AbortIncompleteMultipartUpload ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.AbortIncompleteMultipartUpload.DaysAfterInitiation } } : {}) })))
+      .toEqual(b.LifecycleConfiguration!.Rules);
+    expect(tagMap((await s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))).TagSet)).toEqual(tagMap(b.Tags));
+
+    const mappings = (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: refs.Alias }))).EventSourceMappings!;
+    expect(mappings.map((m) => ({ FunctionName: refs.Alias, EventSourceArn: m.EventSourceArn, BatchSize: m.BatchSize, FunctionResponseTypes: m.FunctionResponseTypes }))).toEqual([resolve(template.Resources.QueueMapping0!.Properties, refs)]);
+    const notification = (await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'incoming-data' }))).LambdaFunctionConfigurations!;
+    const n = resolve(template.Resources.S3Notification0!.Properties, refs) as { Id: string; LambdaFunctionArn: string; Events: string[]; FilterRules: unknown[] };
+    expect(notification.map((x) => ({ Id: x.Id, LambdaFunctionArn: x.LambdaFunctionArn, Events: x.Events, FilterRules: x.Filter?.Key?.FilterRules?.map((r) => ({ Name: r.Name!.toLowerCase(), Value: r.Value })) })))
+      .toEqual([{ Id: n.Id, LambdaFunctionArn: n.LambdaFunctionArn, Events: n.Events, FilterRules: n.FilterRules }]);
+
+    // SAM declares the same function properties (its own shape for code, versions, URL and events).
+    const sam = parse(readFileSync(join(exported.sam!, 'template.yaml'), 'utf8')) as Template;
+    const samFn = resolve(sam.Resources.Function!.Properties, refs) as Record<string, unknown>;
+    for (const key of ['FunctionName', 'Description', 'Runtime', 'Handler', 'Role', 'MemorySize', 'Timeout', 'EphemeralStorage', 'Architectures', 'Environment']) expect(samFn[key], key).toEqual(declared[key]);
+    expect(samFn.FunctionUrlConfig).toEqual({ AuthType: url.AuthType });
+    expect(samFn.AutoPublishAlias).toBe('dev');
+
+    // A changed model: a new version logical ID and new keys, nothing unrelated.
+    const oldYaml = readFileSync(join(exported.cloudformation!, 'template.yaml'), 'utf8');
+    writeFileSync(join(model.dir, 'weights.bin'), Buffer.alloc(4096, 8));
+    expect((await runCli(['export', '--format', 'cloudformation', '--no-upload', '--out', exported.cloudformation!], { cwd: model.dir, env })).code).toBe(0);
+    const newYaml = readFileSync(join(exported.cloudformation!, 'template.yaml'), 'utf8');
+    const oldIds = Object.keys((parse(oldYaml) as Template).Resources);
+    const newIds = Object.keys((parse(newYaml) as Template).Resources);
+    expect(newIds.filter((id) => !oldIds.includes(id))).toEqual([expect.stringMatching(/^Version[0-9a-f]{16}$/)]);
+    expect(oldIds.filter((id) => !newIds.includes(id))).toEqual([expect.stringMatching(/^Version[0-9a-f]{16}$/)]);
+    const changed = newYaml.split('\n').filter((line, i) => line !== oldYaml.split('\n')[i]);
+    for (const line of changed) expect(line, line).toMatch(/sha256|Version[0-9a-f]{16}|CodeSha256|[0-9a-f]{64}/);
+    // The stale artifact beside the template is gone; only the new one is left to upload.
+    expect(readdirSync(join(exported.cloudformation!, 'artifacts'), { recursive: true }).map(String).filter((f) => f.includes('/artifacts/'))).toHaveLength(1);
+  });
+
+  it('refuses a format the provider does not write, before packaging', async () => {
+    const model = await project('custom', ['--provider', 'azure']);
+    const r = await runCli(['export', '--format', 'bicep'], { cwd: model.dir, env: packagingEnv() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--format bicep is not available for the azure provider');
+    const aws = await runCli(['export', '--format', 'bicep', '--provider', 'aws'], { cwd: model.dir, env: packagingEnv() });
+    expect(aws.code).toBe(2);
+    expect(aws.stderr).toContain('use one of: cloudformation, sam, terraform');
+  });
+});
