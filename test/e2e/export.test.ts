@@ -11,6 +11,7 @@ import {
   GetBucketNotificationConfigurationCommand,
   GetBucketTaggingCommand,
   GetPublicAccessBlockCommand,
+  HeadObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -188,6 +189,31 @@ environment:
     for (const line of changed) expect(line, line).toMatch(/sha256|Version[0-9a-f]{16}|CodeSha256|[0-9a-f]{64}/);
     // The stale artifact beside the template is gone; only the new one is left to upload.
     expect(readdirSync(join(exported.cloudformation!, 'artifacts'), { recursive: true }).map(String).filter((f) => f.includes('/artifacts/'))).toHaveLength(1);
+  });
+
+  it('uploads the code and offloaded artifacts to mlserve’s private bucket, and the template defaults to it', async () => {
+    await moto.reset();
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, forcePathStyle: true });
+    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1', '--python', '3.12']);
+    writeFileSync(join(model.dir, 'weights.bin'), Buffer.alloc(2048, 1));
+    const config = join(model.dir, 'mlserve.config.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^model:\n/m, 'model:\n  offload: always\n'));
+    const r = await runCli(['export', '--format', 'cloudformation', '--json'], { cwd: model.dir, env: packagingEnv(moto.env) });
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.json<{ out: string; bucket: string; uploaded: string[]; toUpload: unknown[]; files: string[] }>();
+    expect(out.out).toBe(join(model.dir, 'infrastructure', 'aws', 'cloudformation', 'dev'));
+    expect(out.files).toEqual(['artifacts-bucket.yaml', 'template.yaml']);
+    expect(out.toUpload).toEqual([]);
+    expect(out.uploaded).toEqual([expect.stringMatching(/^iris\/dev\/artifacts\/[0-9a-f]{64}$/), expect.stringMatching(/^iris\/dev\/code\/[0-9a-f]{64}\.zip$/)]);
+    const template = parse(readFileSync(join(out.out, 'template.yaml'), 'utf8')) as Template & { Parameters: { ArtifactsBucket: { Default: string } } };
+    expect(template.Parameters.ArtifactsBucket.Default).toBe(out.bucket);
+    expect((await s3.send(new GetPublicAccessBlockCommand({ Bucket: out.bucket }))).PublicAccessBlockConfiguration?.BlockPublicPolicy).toBe(true);
+    const code = template.Resources.Function!.Properties.Code as { S3Key: string };
+    for (const key of out.uploaded) expect((await s3.send(new HeadObjectCommand({ Bucket: out.bucket, Key: key }))).ServerSideEncryption).toBe('AES256');
+    expect(out.uploaded).toContain(code.S3Key);
+    // Nothing changed: nothing uploaded again.
+    const again = await runCli(['export', '--format', 'cloudformation', '--json'], { cwd: model.dir, env: packagingEnv(moto.env) });
+    expect(again.json<{ uploaded: string[] }>().uploaded).toEqual([]);
   });
 
   it('refuses a format the provider does not write, before packaging', async () => {
