@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { DescribeRepositoriesCommand, ECRClient, GetLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { GetAliasCommand, GetFunctionCommand, GetFunctionUrlConfigCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
@@ -19,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { startMoto, type Moto } from '../helpers/moto.js';
+import { seedPythonBase, startRegistry, type Registry } from '../helpers/registry.js';
 import { packagingEnv, project } from '../helpers/project.js';
 
 type Template = { Parameters?: Record<string, unknown>; Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
@@ -100,7 +102,7 @@ environment:
     // Offload: the model's weights go beside the template under the key the bundle fetches at cold start.
     const cfnFiles = readdirSync(join(exported.cloudformation!, 'artifacts'), { recursive: true }).map(String);
     expect(cfnFiles.filter((f) => f.includes('/artifacts/'))).toHaveLength(1);
-    for (const file of ['cloudformation/template.yaml', 'cloudformation/artifacts-bucket.yaml', 'sam/template.yaml']) {
+    for (const file of ['cloudformation/template.yaml', 'cloudformation/artifacts.yaml', 'sam/template.yaml']) {
       const result = lint(join(model.dir, 'infrastructure', file));
       expect(result, file).toEqual({ code: 0, out: '' });
     }
@@ -118,7 +120,7 @@ environment:
     const deploy = await runCli(['deploy', '--json'], { cwd: model.dir, env });
     expect(deploy.code, deploy.stderr).toBe(0);
     const template = parse(readFileSync(join(exported.cloudformation!, 'template.yaml'), 'utf8')) as Template;
-    const bucketTemplate = parse(readFileSync(join(exported.cloudformation!, 'artifacts-bucket.yaml'), 'utf8')) as Template;
+    const bucketTemplate = parse(readFileSync(join(exported.cloudformation!, 'artifacts.yaml'), 'utf8')) as Template;
     const lambda = new LambdaClient(common);
     const fn = await lambda.send(new GetFunctionCommand({ FunctionName: 'iris-dev' }));
     const bucket = fn.Configuration!.Environment!.Variables!.MLSERVE_ARTIFACTS_BUCKET!;
@@ -202,7 +204,7 @@ environment:
     expect(r.code, r.stderr).toBe(0);
     const out = r.json<{ out: string; bucket: string; uploaded: string[]; toUpload: unknown[]; files: string[] }>();
     expect(out.out).toBe(join(model.dir, 'infrastructure', 'aws', 'cloudformation', 'dev'));
-    expect(out.files).toEqual(['artifacts-bucket.yaml', 'template.yaml']);
+    expect(out.files).toEqual(['artifacts.yaml', 'template.yaml']);
     expect(out.toUpload).toEqual([]);
     expect(out.uploaded).toEqual([expect.stringMatching(/^iris\/dev\/artifacts\/[0-9a-f]{64}$/), expect.stringMatching(/^iris\/dev\/code\/[0-9a-f]{64}\.zip$/)]);
     const template = parse(readFileSync(join(out.out, 'template.yaml'), 'utf8')) as Template & { Parameters: { ArtifactsBucket: { Default: string } } };
@@ -224,5 +226,65 @@ environment:
     const aws = await runCli(['export', '--format', 'bicep', '--provider', 'aws'], { cwd: model.dir, env: packagingEnv() });
     expect(aws.code).toBe(2);
     expect(aws.stderr).toContain('use one of: cloudformation, sam, terraform');
+  });
+});
+
+describe('mlserve export of a container image', () => {
+  let registry: Registry;
+  let base: string;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    base = await seedPythonBase(registry, { repository: 'library/python', tag: '3.12-slim', python: '3.12', glibc: '2.36' });
+  }, 120_000);
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  it('pushes the image to the stage’s repository and declares an Image function by digest, equal to what deploy creates; without upload, writes the OCI layout beside', async () => {
+    await moto.reset();
+    const common = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1', '--python', '3.12'], `\nimage:\n  base: ${base}\n`);
+    const config = join(model.dir, 'mlserve.config.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^ {2}package: \w+/m, '  package: image'));
+    const env = packagingEnv({ ...moto.env, MLSERVE_REGISTRY_URL: registry.url });
+    const r = await runCli(['export', '--format', 'cloudformation', '--json'], { cwd: model.dir, env });
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.json<{ out: string; uploaded: string[]; files: string[] }>();
+    expect(out.files).toEqual(['artifacts.yaml', 'template.yaml']);
+    expect(out.uploaded.some((u) => u.startsWith('mlserve/iris-dev@sha256:'))).toBe(true);
+    for (const file of ['artifacts.yaml', 'template.yaml']) expect(lint(join(out.out, file)), file).toEqual({ code: 0, out: '' });
+    const template = parse(readFileSync(join(out.out, 'template.yaml'), 'utf8')) as Template & { Parameters: { ImageUri: { Default: string } } };
+    const fnProps = template.Resources.Function!.Properties;
+    expect(fnProps).toMatchObject({ PackageType: 'Image', Code: { ImageUri: { Ref: 'ImageUri' } } });
+    expect(fnProps.Runtime).toBeUndefined();
+
+    const deploy = await runCli(['deploy', '--json'], { cwd: model.dir, env });
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const fn = await new LambdaClient(common).send(new GetFunctionCommand({ FunctionName: 'iris-dev' }));
+    expect(fn.Code?.ImageUri).toBe(template.Parameters.ImageUri.Default);
+    expect(fn.Configuration?.PackageType).toBe('Image');
+    const ecr = new ECRClient(common);
+    const repo = (await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['mlserve/iris-dev'] }))).repositories![0]!;
+    const declared = (parse(readFileSync(join(out.out, 'artifacts.yaml'), 'utf8')) as Template).Resources.Repository!.Properties as Record<string, { ScanOnPush?: boolean; EncryptionType?: string; LifecyclePolicyText?: string }>;
+    expect({ name: repo.repositoryName, mutability: repo.imageTagMutability, scan: repo.imageScanningConfiguration?.scanOnPush, encryption: repo.encryptionConfiguration?.encryptionType })
+      .toEqual({ name: declared.RepositoryName, mutability: declared.ImageTagMutability, scan: declared.ImageScanningConfiguration!.ScanOnPush, encryption: declared.EncryptionConfiguration!.EncryptionType });
+    const policy = await ecr.send(new GetLifecyclePolicyCommand({ repositoryName: 'mlserve/iris-dev' }));
+    expect(JSON.parse(policy.lifecyclePolicyText!)).toEqual(JSON.parse(declared.LifecyclePolicy!.LifecyclePolicyText!));
+
+    const sam = await runCli(['export', '--format', 'sam', '--out', join(model.dir, 'infrastructure', 'sam-image'), '--json'], { cwd: model.dir, env });
+    expect(sam.code, sam.stderr).toBe(0);
+    expect(sam.json<{ uploaded: string[] }>().uploaded).toEqual([]); // the repository has every blob already
+    expect(lint(join(model.dir, 'infrastructure', 'sam-image', 'template.yaml'))).toEqual({ code: 0, out: '' });
+
+    // No upload: the OCI layout beside Terraform's main.tf, which skopeo reads as the same image.
+    const tfOut = join(model.dir, 'infrastructure', 'tf-image');
+    const tf = await runCli(['export', '--format', 'terraform', '--no-upload', '--out', tfOut, '--json'], { cwd: model.dir, env: { ...env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+    expect(tf.code, tf.stderr).toBe(0);
+    expect(tf.json<{ notes: string[] }>().notes.join('\n')).toContain(`skopeo copy oci:${join(tfOut, 'image')}`);
+    expect(spawnSync('terraform', ['fmt', '-check', join(tfOut, 'main.tf')]).status).toBe(0);
+    const digest = spawnSync('skopeo', ['inspect', '--format', '{{.Digest}}', `oci:${join(tfOut, 'image')}`], { encoding: 'utf8' });
+    expect(digest.status, digest.stderr).toBe(0);
+    expect(template.Parameters.ImageUri.Default).toBe(`${repo.repositoryUri}@${digest.stdout.trim()}`);
+    expect(readFileSync(join(tfOut, 'main.tf'), 'utf8')).toMatch(/image_uri\s+= var\.image_uri/);
   });
 });

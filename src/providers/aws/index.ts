@@ -197,32 +197,45 @@ export class AwsProvider implements Provider {
 
   /**
    * The deployment as CloudFormation, SAM or Terraform, from the plan `deploy` applies. Uploading
-   * (CloudFormation and SAM; Terraform uploads itself) puts the code and offloaded artifacts in the
-   * artifacts bucket first, creating mlserve's private one when aws.bucket is not set, as deploy does.
+   * puts the code and offloaded artifacts in the artifacts bucket first (creating mlserve's private
+   * one when aws.bucket is not set, as deploy does) and pushes an image to the stage's repository;
+   * Terraform uploads a zip and artifacts itself, but no IaC tool pushes an image.
    */
   async export(bundle: PackagedBundle, options: ExportOptions): Promise<ExportResult> {
     const { config, stage } = this.ctx.loaded;
-    if (bundle.packageType === 'image') {
-      throw new MlserveError('USAGE', 'mlserve export writes zip functions; this package is a container image', { hint: 'set runtime.package: zip to export it, or deploy the image with `mlserve deploy --provider aws`' });
-    }
     const format = options.format as Exclude<ExportOptions['format'], 'bicep'>;
-    let bucket = config.aws.bucket;
-    let uploaded: string[] = [];
-    const uploading = options.upload && format !== 'terraform';
-    if (uploading) {
-      const c = await this.clients();
-      const { names, account } = await this.step('identity', 'Checking the AWS identity', () => this.names());
-      const real = awsPlan(config, bundle, { account, region: c.region, partition: c.partition, bucket: config.aws.bucket ?? names.bucket, stage });
-      await this.step('bucket', `Artifacts bucket ${real.bucket.name}`, () => this.ensureArtifactsBucket(real.bucket));
-      uploaded = await this.step('upload', 'Uploading the code and artifacts', (progress) => this.upload({ bundle, plan: real, codeKey: codeKeyOf(real.names, bundle.sha256) }, progress, true));
-      bucket = real.bucket.name;
-    }
+    const image = bundle.packageType === 'image';
+    const uploading = options.upload && (image || format !== 'terraform');
+    const pushed: { uploaded: string[]; bucket?: string | undefined; imageUri?: string } = uploading ? await this.uploadForExport(bundle, format) : { uploaded: [], bucket: config.aws.bucket };
     const plan = awsPlan(config, bundle, { account: TOKENS.account, region: TOKENS.region, partition: TOKENS.partition, bucket: TOKENS.bucket, stage });
     const { writeExport } = await import('./export/index.js');
     const written = await this.ctx.reporter.step(`Writing ${format} to ${options.out}`, () =>
-      writeExport({ plan, bundle, app: config.name, stage, format, out: options.out, beside: !uploading, ...(bucket ? { bucketDefault: bucket } : {}) }),
+      writeExport({
+        plan, bundle, app: config.name, stage, format, out: options.out, beside: !uploading,
+        ...(pushed.bucket ? { bucketDefault: pushed.bucket } : {}),
+        ...(pushed.imageUri ? { imageUri: pushed.imageUri } : {}),
+      }),
     );
-    return { format, ...written, uploaded, ...(bucket ? { bucket } : {}) };
+    return { format, ...written, uploaded: pushed.uploaded, ...(pushed.bucket ? { bucket: pushed.bucket } : {}) };
+  }
+
+  /**
+   * Export's uploads: the bucket as deploy makes it with the code (a zip) and artifacts, except for
+   * Terraform, which creates the bucket and uploads them itself; and an image, pushed.
+   */
+  private async uploadForExport(bundle: PackagedBundle, format: ExportOptions['format']): Promise<{ uploaded: string[]; bucket?: string | undefined; imageUri?: string }> {
+    const { config, stage } = this.ctx.loaded;
+    const c = await this.clients();
+    const { names, account } = await this.step('identity', 'Checking the AWS identity', () => this.names());
+    const plan = awsPlan(config, bundle, { account, region: c.region, partition: c.partition, bucket: config.aws.bucket ?? names.bucket, stage });
+    const d: Deployment = { bundle, plan, codeKey: codeKeyOf(names, bundle.sha256) };
+    const uploaded: string[] = [];
+    if (format !== 'terraform') {
+      await this.step('bucket', `Artifacts bucket ${plan.bucket.name}`, () => this.ensureArtifactsBucket(plan.bucket));
+      uploaded.push(...(await this.step('upload', 'Uploading the code and artifacts', (progress) => this.upload(d, progress, !bundle.image))));
+    }
+    const imageUri = bundle.image ? await this.step('image', `Pushing the image to ECR ${names.repository}`, (progress) => this.pushImage(d, uploaded, progress)) : undefined;
+    return { uploaded, bucket: format === 'terraform' ? config.aws.bucket : plan.bucket.name, ...(imageUri ? { imageUri } : {}) };
   }
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {

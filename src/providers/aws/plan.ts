@@ -37,6 +37,26 @@ export const TRUST_POLICY = {
 };
 
 export const LOG_RETENTION_DAYS = 30;
+
+/**
+ * The stage's ECR repository (container images): immutable tags, scanned on push, encrypted; untagged
+ * images (what every replaced build leaves) expire after a day, tagged ones are versions.
+ */
+export const REPOSITORY = {
+  imageTagMutability: 'IMMUTABLE',
+  scanOnPush: true,
+  encryptionType: 'AES256',
+  lifecyclePolicy: {
+    rules: [
+      {
+        rulePriority: 1,
+        description: 'mlserve: expire untagged images after a day',
+        selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 1 },
+        action: { type: 'expire' },
+      },
+    ],
+  },
+} as const;
 /** The statement that makes a Function URL with auth NONE callable by anyone (removed when auth goes back to AWS_IAM). */
 export const PUBLIC_URL_STATEMENT = 'mlserve-public-url';
 

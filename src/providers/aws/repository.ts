@@ -10,18 +10,9 @@ import {
 } from '@aws-sdk/client-ecr';
 import { MlserveError } from '../../core/errors.js';
 import type { RegistryTarget } from '../../packaging/image/registry.js';
+import { REPOSITORY } from './plan.js';
 
-/** Untagged images (what every replaced build leaves) expire after a day; tagged ones are versions. */
-export const LIFECYCLE_POLICY = JSON.stringify({
-  rules: [
-    {
-      rulePriority: 1,
-      description: 'mlserve: expire untagged images after a day',
-      selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 1 },
-      action: { type: 'expire' },
-    },
-  ],
-});
+export const LIFECYCLE_POLICY = JSON.stringify(REPOSITORY.lifecyclePolicy);
 
 /**
  * The app's private ECR repository, created when missing: immutable tags, scan on push, encrypted,
@@ -43,9 +34,9 @@ export async function ensureRepository(ecr: ECRClient, name: string, tags: Recor
   const created = await ecr.send(
     new CreateRepositoryCommand({
       repositoryName: name,
-      imageTagMutability: 'IMMUTABLE',
-      imageScanningConfiguration: { scanOnPush: true },
-      encryptionConfiguration: { encryptionType: 'AES256' },
+      imageTagMutability: REPOSITORY.imageTagMutability,
+      imageScanningConfiguration: { scanOnPush: REPOSITORY.scanOnPush },
+      encryptionConfiguration: { encryptionType: REPOSITORY.encryptionType },
       tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
     }),
   );

@@ -1,16 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { codeSha256, TOKEN_PATTERN, versionDescription, type AwsPlan, type BucketPlan, type PermissionPlan } from '../plan.js';
+import { codeSha256, REPOSITORY, TOKEN_PATTERN, versionDescription, type AwsPlan, type BucketPlan, type PermissionPlan } from '../plan.js';
 
 /** What a template is written from: the plan (with account, region, partition and bucket as tokens) and the bundle. */
 export interface TemplateInput {
   plan: AwsPlan;
   bundle: { sha256: string; modelSha256: string };
-  /** The code's key in the artifacts bucket. */
-  codeKey: string;
+  /** A zip's key in the artifacts bucket. */
+  codeKey?: string;
   /** The ArtifactsBucket parameter's default: the configured or uploaded-to bucket, when known. */
   bucketDefault?: string;
+  /** An image function's image by digest, once pushed (the ImageUri parameter's default). */
+  imageUri?: string;
 }
+
+const isImage = (plan: AwsPlan) => plan.function.packageType === 'Image';
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type Template = { [k: string]: Json };
@@ -46,12 +50,42 @@ export function versionLogicalId(sha256: string): string {
   return `Version${sha256.slice(0, 16)}`;
 }
 
-/** The artifacts bucket on its own (CloudFormation needs the code in S3 before the function's stack can create it). */
-export function bucketTemplate(bucket: BucketPlan, app: string, stage: string): Template {
+/**
+ * Where the code goes, on its own (the code must be in S3, an image in ECR, before the function's
+ * stack can create the function): the bucket when mlserve owns it, the repository for an image.
+ */
+export function artifactsTemplate(plan: AwsPlan, app: string, stage: string): Template | undefined {
+  const resources: Template = { ...(plan.bucket.create ? bucketResource(plan.bucket) : {}), ...(isImage(plan) ? repositoryResource(plan) : {}) };
+  if (!Object.keys(resources).length) return undefined;
+  const outputs: Template = {};
+  if (plan.bucket.create) outputs.ArtifactsBucket = { Description: 'pass it as the function stack’s ArtifactsBucket parameter', Value: { Ref: 'ArtifactsBucket' } };
+  if (isImage(plan)) outputs.RepositoryUri = { Description: 'push the image here, then pass its URI by digest as the ImageUri parameter', Value: { 'Fn::GetAtt': ['Repository', 'RepositoryUri'] } };
   return {
     AWSTemplateFormatVersion: '2010-09-09',
-    Description: `mlserve artifacts bucket for ${app} (${stage}): private, encrypted; deploy it once, before the function's stack`,
-    Resources: {
+    Description: `mlserve artifacts for ${app} (${stage}): private, encrypted; deploy it once, before the function's stack`,
+    Resources: resources,
+    Outputs: outputs,
+  };
+}
+
+function repositoryResource(plan: AwsPlan): Template {
+  return {
+    Repository: {
+      Type: 'AWS::ECR::Repository',
+      Properties: {
+        RepositoryName: plan.names.repository,
+        ImageTagMutability: REPOSITORY.imageTagMutability,
+        ImageScanningConfiguration: { ScanOnPush: REPOSITORY.scanOnPush },
+        EncryptionConfiguration: { EncryptionType: REPOSITORY.encryptionType },
+        LifecyclePolicy: { LifecyclePolicyText: JSON.stringify(REPOSITORY.lifecyclePolicy) },
+        Tags: tagList(plan.names.tags),
+      },
+    },
+  };
+}
+
+function bucketResource(bucket: BucketPlan): Template {
+  return {
       ArtifactsBucket: {
         Type: 'AWS::S3::Bucket',
         DeletionPolicy: 'Retain',
@@ -73,8 +107,6 @@ export function bucketTemplate(bucket: BucketPlan, app: string, stage: string): 
           Tags: tagList(bucket.tags),
         },
       },
-    },
-    Outputs: { ArtifactsBucket: { Description: 'pass it as the function stack’s ArtifactsBucket parameter', Value: { Ref: 'ArtifactsBucket' } } },
   };
 }
 
@@ -83,9 +115,10 @@ function parameters(t: TemplateInput): Template {
   return {
     ArtifactsBucket: {
       Type: 'String',
-      Description: `Bucket holding the code (${t.codeKey}) and offloaded artifacts${t.plan.bucket.create ? ': the artifacts bucket stack’s output' : ''}`,
+      Description: `Bucket holding ${t.codeKey ? `the code (${t.codeKey}) and ` : ''}offloaded artifacts${t.plan.bucket.create ? ': the artifacts stack’s output' : ''}`,
       ...(t.bucketDefault ? { Default: t.bucketDefault } : {}),
     },
+    ...(isImage(t.plan) ? { ImageUri: { Type: 'String', Description: `The function's image by digest, in ${t.plan.names.repository}`, ...(t.imageUri ? { Default: t.imageUri } : {}) } } : {}),
     ...(t.plan.roleArn ? { ExecutionRoleArn: { Type: 'String', Description: 'The function’s execution role (aws.role)', Default: t.plan.roleArn } } : {}),
   };
 }
@@ -215,13 +248,19 @@ export function cloudFormationTemplate(t: TemplateInput): Template {
     Function: {
       Type: 'AWS::Lambda::Function',
       DependsOn: ['LogGroup'],
-      Properties: { ...functionProperties(plan), PackageType: plan.function.packageType, Code: { S3Bucket: { Ref: 'ArtifactsBucket' }, S3Key: t.codeKey }, Tags: tagList(plan.function.tags) },
+      Properties: {
+        ...functionProperties(plan),
+        PackageType: plan.function.packageType,
+        Code: isImage(plan) ? { ImageUri: { Ref: 'ImageUri' } } : { S3Bucket: { Ref: 'ArtifactsBucket' }, S3Key: t.codeKey! },
+        Tags: tagList(plan.function.tags),
+      },
     },
     [version]: {
       Type: 'AWS::Lambda::Version',
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
-      Properties: { FunctionName: { Ref: 'Function' }, CodeSha256: codeSha256(t.bundle.sha256), Description: versionDescription(t.bundle.sha256, t.bundle.modelSha256) },
+      // CodeSha256 (a zip's): the stack publishes this version only from this exact code.
+      Properties: { FunctionName: { Ref: 'Function' }, ...(isImage(plan) ? {} : { CodeSha256: codeSha256(t.bundle.sha256) }), Description: versionDescription(t.bundle.sha256, t.bundle.modelSha256) },
     },
     Alias: { Type: 'AWS::Lambda::Alias', Properties: { FunctionName: { Ref: 'Function' }, Name: plan.alias, FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] } } },
     FunctionUrl: { Type: 'AWS::Lambda::Url', Properties: { TargetFunctionArn: alias, ...urlProperties(plan) } },
@@ -267,7 +306,7 @@ export function samTemplate(t: TemplateInput): Template {
   const fn: Template = {
     ...functionProperties(plan),
     PackageType: plan.function.packageType,
-    CodeUri: { Bucket: { Ref: 'ArtifactsBucket' }, Key: t.codeKey },
+    ...(isImage(plan) ? { ImageUri: { Ref: 'ImageUri' } } : { CodeUri: { Bucket: { Ref: 'ArtifactsBucket' }, Key: t.codeKey! } }),
     AutoPublishAlias: plan.alias,
     AutoPublishCodeSha256: t.bundle.sha256,
     VersionDescription: versionDescription(t.bundle.sha256, t.bundle.modelSha256),

@@ -5,7 +5,7 @@ import type { ExportFormat } from '../../../core/config/ids.js';
 import type { PackagedBundle } from '../../../packaging/packaged.js';
 import type { ExportResult } from '../../provider.js';
 import { codeKeyOf, type AwsPlan } from '../plan.js';
-import { bucketTemplate, cloudFormationTemplate, samTemplate, versionLogicalId } from './cloudformation.js';
+import { artifactsTemplate, cloudFormationTemplate, samTemplate, versionLogicalId } from './cloudformation.js';
 import { terraformFile } from './terraform.js';
 
 export interface WriteExportOptions {
@@ -19,12 +19,14 @@ export interface WriteExportOptions {
   /** Write the code and artifacts beside the template (not uploaded, or Terraform uploads them). */
   beside: boolean;
   bucketDefault?: string;
+  /** An image, pushed: its URI by digest. An image not pushed is written beside as an OCI layout. */
+  imageUri?: string;
 }
 
-/** Where the code and each offloaded artifact go in the artifacts bucket. */
+/** Where the code (a zip's) and each offloaded artifact go in the artifacts bucket. */
 export function exportObjects(plan: AwsPlan, bundle: PackagedBundle): { name: string; key: string; file: string; sha256: string }[] {
   return [
-    { name: 'code', key: codeKeyOf(plan.names, bundle.sha256), file: bundle.path, sha256: bundle.sha256 },
+    ...(bundle.packageType === 'zip' ? [{ name: 'code', key: codeKeyOf(plan.names, bundle.sha256), file: bundle.path, sha256: bundle.sha256 }] : []),
     ...bundle.offload.map((a, i) => ({ name: `artifact_${i}`, key: a.key, file: a.abs, sha256: a.sha256 })),
   ];
 }
@@ -56,9 +58,10 @@ async function yamlText(template: Record<string, unknown>, header: string[], ver
   return doc.toString({ lineWidth: 0 });
 }
 
-/** The code and artifacts beside the template at `artifacts/<key>` (a hard link when it can be); stale ones removed. */
-async function placeBeside(out: string, objects: { key: string; file: string }[]): Promise<string[]> {
-  const root = join(out, 'artifacts');
+/** Files beside the template at `<dir>/<key>` (a hard link when it can be); stale ones removed. */
+async function placeBeside(out: string, objects: { key: string; file: string }[], dir: string): Promise<string[]> {
+  const root = join(out, dir);
+  await mkdir(root, { recursive: true });
   const wanted = new Set(objects.map((o) => join(root, o.key)));
   for (const o of objects) {
     const dest = join(root, o.key);
@@ -89,32 +92,53 @@ function header(o: WriteExportOptions, deploy: string): string[] {
   ];
 }
 
+/** An image not pushed: its OCI layout beside the template (`image/`), and the command that pushes it. */
+async function imageBeside(o: WriteExportOptions): Promise<{ files: string[]; note: string }> {
+  const image = o.bundle.image!;
+  const files: string[] = [];
+  for (const f of await readdir(image.layout, { recursive: true, withFileTypes: true })) {
+    if (f.isFile()) files.push(relative(image.layout, join(f.parentPath, f.name)));
+  }
+  files.sort();
+  const placed = await placeBeside(o.out, files.map((f) => ({ key: f, file: join(image.layout, f) })), 'image');
+  const tag = `${o.plan.alias}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
+  return {
+    files: placed,
+    note: `push the image before deploying: skopeo copy oci:${join(o.out, 'image')}:${image.tag} docker://<account>.dkr.ecr.<region>.amazonaws.com/${o.plan.names.repository}:${tag}, then pass <repository URI>@${image.digest} as ImageUri`,
+  };
+}
+
 /** Write the export's files; returns them (relative to `out`) and what is left to upload. */
 export async function writeExport(o: WriteExportOptions): Promise<Pick<ExportResult, 'files' | 'toUpload' | 'notes'>> {
   const { plan, bundle } = o;
   const objects = exportObjects(plan, bundle);
-  const codeKey = objects[0]!.key;
-  const input = { plan, bundle, codeKey, ...(o.bucketDefault ? { bucketDefault: o.bucketDefault } : {}) };
+  const input = { plan, bundle, ...(objects[0]?.name === 'code' ? { codeKey: objects[0].key } : {}), ...(o.bucketDefault ? { bucketDefault: o.bucketDefault } : {}), ...(o.imageUri ? { imageUri: o.imageUri } : {}) };
   const files: string[] = [];
   const notes: string[] = [];
   const write = async (name: string, text: string) => {
     await writeFileAtomic(join(o.out, name), text);
     files.push(name);
   };
-  const beside = o.beside || o.format === 'terraform' ? await placeBeside(o.out, objects) : [];
+  const beside = o.beside || o.format === 'terraform' ? await placeBeside(o.out, objects, 'artifacts') : [];
+  if (bundle.image && !o.imageUri) {
+    const image = await imageBeside(o);
+    beside.push(...image.files);
+    notes.push(image.note);
+  }
   if (o.format === 'terraform') {
     const tfObjects = objects.map((x, i) => ({ name: x.name, key: x.key, source: beside[i]!, sha256: x.sha256 }));
     await write('main.tf', terraformFile({ ...input, app: o.app, stage: o.stage, objects: tfObjects }, header(o, 'terraform init && terraform apply (Terraform uploads artifacts/ itself)')));
-    notes.push('Terraform uploads the code and artifacts (artifacts/) itself: keep them beside main.tf');
+    if (objects.length) notes.push('Terraform uploads the code and artifacts (artifacts/) itself: keep them beside main.tf');
     return { files: [...files, ...beside], toUpload: [], notes };
   }
   const stack = `${plan.function.name}`;
   const caps = o.format === 'sam' ? 'CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND' : 'CAPABILITY_NAMED_IAM';
   const params = o.bucketDefault ? '' : ' --parameter-overrides ArtifactsBucket=<bucket>';
-  if (plan.bucket.create) {
-    await write('artifacts-bucket.yaml', await yamlText(bucketTemplate(plan.bucket, o.app, o.stage), [
-      `The artifacts bucket for ${o.app} (${o.stage}), when the platform team creates it rather than mlserve: deploy it once, upload, then deploy template.yaml.`,
-      `Deploy: aws cloudformation deploy --template-file artifacts-bucket.yaml --stack-name ${stack}-artifacts`,
+  const artifacts = artifactsTemplate(plan, o.app, o.stage);
+  if (artifacts) {
+    await write('artifacts.yaml', await yamlText(artifacts, [
+      `Where ${o.app} (${o.stage}) keeps its code, when the platform team creates it rather than mlserve: deploy it once, upload, then deploy template.yaml.`,
+      `Deploy: aws cloudformation deploy --template-file artifacts.yaml --stack-name ${stack}-artifacts`,
     ]));
   }
   const template = o.format === 'sam' ? samTemplate(input) : cloudFormationTemplate(input);

@@ -105,16 +105,16 @@ function functionBlock(plan: AwsPlan, t: TerraformInput): Block {
     { key: 'memory_size', value: f.memory },
     { key: 'timeout', value: f.timeout },
     { key: 'architectures', value: [f.architecture] },
-    { key: 's3_bucket', value: e('aws_s3_object.code.bucket') },
-    { key: 's3_key', value: e('aws_s3_object.code.key') },
-    { key: 'source_code_hash', value: codeSha256(t.bundle.sha256) },
+    ...(f.packageType === 'Image'
+      ? [{ key: 'image_uri', value: e('var.image_uri') }]
+      : [{ key: 's3_bucket', value: e('aws_s3_object.code.bucket') }, { key: 's3_key', value: e('aws_s3_object.code.key') }, { key: 'source_code_hash', value: codeSha256(t.bundle.sha256) }]),
     { key: 'publish', value: true },
     ...(f.reservedConcurrency !== undefined ? [{ key: 'reserved_concurrent_executions', value: f.reservedConcurrency }] : []),
     { type: 'ephemeral_storage', labels: [], body: [{ key: 'size', value: f.ephemeralStorageMb }] },
     { type: 'environment', labels: [], body: [{ key: 'variables', value: f.environment }] },
     { key: 'tags', value: f.tags },
     { key: 'depends_on', value: [e('aws_cloudwatch_log_group.function')] },
-  ], ['`publish = true`: a new version whenever the code (source_code_hash) or configuration changes.']);
+  ], [`\`publish = true\`: a new version whenever the ${f.packageType === 'Image' ? 'image' : 'code (source_code_hash)'} or configuration changes.`]);
 }
 
 function urlBlocks(plan: AwsPlan): Block[] {
@@ -184,6 +184,9 @@ function variables(plan: AwsPlan, t: TerraformInput): Block[] {
   const out: Block[] = [];
   if (!plan.bucket.create) {
     out.push({ type: 'variable', labels: ['artifacts_bucket'], body: [{ key: 'description', value: 'The artifacts bucket (aws.bucket): code and offloaded artifacts go here' }, { key: 'type', value: e('string') }, { key: 'default', value: plan.bucket.name === TOKENS.bucket ? (t.bucketDefault ?? '') : plan.bucket.name }] });
+  }
+  if (plan.function.packageType === 'Image') {
+    out.push({ type: 'variable', labels: ['image_uri'], body: [{ key: 'description', value: `The function's image by digest, in ${plan.names.repository} (mlserve export pushes it)` }, { key: 'type', value: e('string') }, ...(t.imageUri ? [{ key: 'default', value: t.imageUri }] : [])] });
   }
   if (plan.roleArn) out.push({ type: 'variable', labels: ['execution_role_arn'], body: [{ key: 'description', value: 'The function’s execution role (aws.role)' }, { key: 'type', value: e('string') }, { key: 'default', value: plan.roleArn }] });
   return out;
