@@ -206,13 +206,17 @@ environment:
     expect(out.out).toBe(join(model.dir, 'infrastructure', 'aws', 'cloudformation', 'dev'));
     expect(out.files).toEqual(['artifacts.yaml', 'template.yaml']);
     expect(out.toUpload).toEqual([]);
-    expect(out.uploaded).toEqual([expect.stringMatching(/^iris\/dev\/artifacts\/[0-9a-f]{64}$/), expect.stringMatching(/^iris\/dev\/code\/[0-9a-f]{64}\.zip$/)]);
+    expect(out.uploaded).toEqual([expect.stringMatching(/^iris\/dev\/artifacts\/[0-9a-f]{64}$/), expect.stringMatching(/^iris\/dev\/export\/[0-9a-f]{64}\.zip$/)]);
     const template = parse(readFileSync(join(out.out, 'template.yaml'), 'utf8')) as Template & { Parameters: { ArtifactsBucket: { Default: string } } };
     expect(template.Parameters.ArtifactsBucket.Default).toBe(out.bucket);
     expect((await s3.send(new GetPublicAccessBlockCommand({ Bucket: out.bucket }))).PublicAccessBlockConfiguration?.BlockPublicPolicy).toBe(true);
     const code = template.Resources.Function!.Properties.Code as { S3Key: string };
     for (const key of out.uploaded) expect((await s3.send(new HeadObjectCommand({ Bucket: out.bucket, Key: key }))).ServerSideEncryption).toBe('AES256');
     expect(out.uploaded).toContain(code.S3Key);
+    // The stack reads its code again whenever it replaces the function: no lifecycle rule expires it.
+    const expiring = ((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: out.bucket }))).Rules ?? []).filter((rule) => rule.Expiration);
+    expect(expiring.length).toBeGreaterThan(0);
+    for (const rule of expiring) expect(code.S3Key.startsWith(rule.Filter?.Prefix ?? rule.Prefix ?? '')).toBe(false);
     // Nothing changed: nothing uploaded again.
     const again = await runCli(['export', '--format', 'cloudformation', '--json'], { cwd: model.dir, env: packagingEnv(moto.env) });
     expect(again.json<{ uploaded: string[] }>().uploaded).toEqual([]);

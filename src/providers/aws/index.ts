@@ -18,7 +18,7 @@ import { awsNames, type AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { ensureRepository, registryTarget } from './repository.js';
 import { ensureRole } from './role.js';
-import { awsPlan, codeKeyOf, TOKENS, type AwsPlan, type BucketPlan } from './plan.js';
+import { awsPlan, codeKeyOf, exportCodeKeyOf, TOKENS, type AwsPlan, type BucketPlan } from './plan.js';
 import { resolveAwsSettings } from './settings.js';
 import { ensureTriggers } from './triggers.js';
 
@@ -228,7 +228,7 @@ export class AwsProvider implements Provider {
     const c = await this.clients();
     const { names, account } = await this.step('identity', 'Checking the AWS identity', () => this.names());
     const plan = awsPlan(config, bundle, { account, region: c.region, partition: c.partition, bucket: config.aws.bucket ?? names.bucket, stage });
-    const d: Deployment = { bundle, plan, codeKey: codeKeyOf(names, bundle.sha256) };
+    const d: Deployment = { bundle, plan, codeKey: exportCodeKeyOf(names, bundle.sha256) };
     const uploaded: string[] = [];
     if (format !== 'terraform') {
       await this.step('bucket', `Artifacts bucket ${plan.bucket.name}`, () => this.ensureArtifactsBucket(plan.bucket));

@@ -149,9 +149,17 @@ export interface AwsPlan {
   };
 }
 
-/** Where the zip of a bundle goes in the artifacts bucket (content-addressed). */
+/** Where deploy puts a zip too big to send in the call (content-addressed; expires: Lambda keeps its own copy). */
 export function codeKeyOf(names: AwsNames, sha256: string): string {
   return `${names.prefix}/code/${sha256}.zip`;
+}
+
+/**
+ * Where an exported template's zip lives: outside the expiring `code/` prefix, because
+ * CloudFormation and Terraform read it again whenever they replace the function, long after.
+ */
+export function exportCodeKeyOf(names: AwsNames, sha256: string): string {
+  return `${names.prefix}/export/${sha256}.zip`;
 }
 
 /** The names an app and stage get in `where` (what destroy and every lookup also derive). */

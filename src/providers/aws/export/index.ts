@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../../../core/fs.js';
 import type { ExportFormat } from '../../../core/config/ids.js';
 import type { PackagedBundle } from '../../../packaging/packaged.js';
 import type { ExportResult } from '../../provider.js';
-import { codeKeyOf, type AwsPlan } from '../plan.js';
+import { exportCodeKeyOf, type AwsPlan } from '../plan.js';
 import { artifactsTemplate, cloudFormationTemplate, samTemplate, versionLogicalId } from './cloudformation.js';
 import { terraformFile } from './terraform.js';
 
@@ -26,7 +26,7 @@ export interface WriteExportOptions {
 /** Where the code (a zip's) and each offloaded artifact go in the artifacts bucket. */
 export function exportObjects(plan: AwsPlan, bundle: PackagedBundle): { name: string; key: string; file: string; sha256: string }[] {
   return [
-    ...(bundle.packageType === 'zip' ? [{ name: 'code', key: codeKeyOf(plan.names, bundle.sha256), file: bundle.path, sha256: bundle.sha256 }] : []),
+    ...(bundle.packageType === 'zip' ? [{ name: 'code', key: exportCodeKeyOf(plan.names, bundle.sha256), file: bundle.path, sha256: bundle.sha256 }] : []),
     ...bundle.offload.map((a, i) => ({ name: `artifact_${i}`, key: a.key, file: a.abs, sha256: a.sha256 })),
   ];
 }
