@@ -6,7 +6,6 @@ import { CloudWatchLogsClient, DescribeLogGroupsCommand, ListTagsForResourceComm
 import { GetRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { GetAliasCommand, GetFunctionCommand, GetFunctionUrlConfigCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
 import {
-  CreateBucketCommand,
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketNotificationConfigurationCommand,
@@ -15,12 +14,12 @@ import {
   HeadObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { startMoto, type Moto } from '../helpers/moto.js';
 import { seedPythonBase, startRegistry, type Registry } from '../helpers/registry.js';
+import { triggerSources, triggersConfig } from '../helpers/trigger-sources.js';
 import { packagingEnv, project } from '../helpers/project.js';
 
 type Template = { Parameters?: Record<string, unknown>; Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
@@ -66,24 +65,9 @@ describe('mlserve export (CloudFormation, SAM, Terraform)', () => {
   it('writes templates cfn-lint passes and terraform fmt accepts, declaring what deploy creates in moto, byte-identical on a re-export', async () => {
     await moto.reset();
     const common = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-    const s3 = new S3Client({ ...common, forcePathStyle: true });
-    const sqs = new SQSClient(common);
-    await s3.send(new CreateBucketCommand({ Bucket: 'incoming-data' }));
-    await s3.send(new CreateBucketCommand({ Bucket: 'predictions-out' }));
-    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'scoring' }))).QueueUrl!;
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const { s3, queueArn } = await triggerSources(moto);
     // Python 3.12: Lambda deprecated 3.11 (cfn-lint says so); a custom model needs no wheels for it.
-    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1', '--python', '3.12'], `
-triggers:
-  s3:
-    - bucket: incoming-data
-      prefix: batches/
-      suffix: .csv
-      output:
-        bucket: predictions-out
-  sqs:
-    - queueArn: ${queueArn}
-      batchSize: 5
+    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1', '--python', '3.12'], `${triggersConfig(queueArn)}
 environment:
   LABELS: "setosa,versicolor"
 `);

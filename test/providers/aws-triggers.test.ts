@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { EventBridgeClient, ListRulesCommand, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
 import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient, ListEventSourceMappingsCommand, ListVersionsByFunctionCommand } from '@aws-sdk/client-lambda';
-import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prunable } from '../../src/providers/alias.js';
 import { runCli } from '../helpers/cli.js';
 import { startMoto, type Moto } from '../helpers/moto.js';
 import { packagingEnv, project } from '../helpers/project.js';
+import { triggerSources, triggersConfig } from '../helpers/trigger-sources.js';
 
 let moto: Moto;
 beforeAll(async () => {
@@ -23,25 +23,9 @@ describe('aws triggers and version pruning (moto_server)', () => {
   it('wires S3, SQS and schedule triggers to the alias with least privilege, and destroy unwires them', async () => {
     await moto.reset();
     const common = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-    const s3 = new S3Client({ ...common, forcePathStyle: true });
-    const sqs = new SQSClient(common);
+    const { s3, queueArn } = await triggerSources(moto);
     const lambda = new LambdaClient(common);
-    await s3.send(new CreateBucketCommand({ Bucket: 'incoming-data' }));
-    await s3.send(new CreateBucketCommand({ Bucket: 'predictions-out' }));
-    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'scoring' }))).QueueUrl!;
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1'], `
-triggers:
-  s3:
-    - bucket: incoming-data
-      prefix: batches/
-      suffix: .csv
-      output:
-        bucket: predictions-out
-  sqs:
-    - queueArn: ${queueArn}
-      batchSize: 5
-  schedule:
+    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1'], `${triggersConfig(queueArn)}  schedule:
     - expression: rate(5 minutes)
 `);
     const env = packagingEnv(moto.env);

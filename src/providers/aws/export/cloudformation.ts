@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { codeSha256, REPOSITORY, TOKEN_PATTERN, versionDescription, type AwsPlan, type BucketPlan, type PermissionPlan } from '../plan.js';
+import { codeSha256, REPOSITORY, TOKEN_PATTERN, TOKENS, TRUST_POLICY, versionDescription, type AwsPlan, type BucketPlan, type PermissionPlan } from '../plan.js';
 
 /** What a template is written from: the plan (with account, region, partition and bucket as tokens) and the bundle. */
 export interface TemplateInput {
@@ -196,18 +196,20 @@ function s3Triggers(plan: AwsPlan, target: Json): Template {
     };
   }
   const buckets = [...new Set(plan.triggers.s3.map((t) => t.bucket))];
+  const notifier = `${plan.function.name}-s3-notify`.slice(0, 64);
+  const ownLogs = `arn:${TOKENS.partition}:logs:${TOKENS.region}:${TOKENS.account}:log-group:/aws/lambda/${notifier}`;
   out.S3NotificationRole = {
     Type: 'AWS::IAM::Role',
     Properties: {
       Description: `mlserve: lets ${plan.function.name}'s notification resource edit the watched buckets' notifications`,
-      AssumeRolePolicyDocument: deep(plan.role?.trust ?? { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+      AssumeRolePolicyDocument: deep(TRUST_POLICY),
       Policies: [{
         PolicyName: 'mlserve-bucket-notifications',
         PolicyDocument: {
           Version: '2012-10-17',
           Statement: [
-            { Sid: 'WatchedBuckets', Effect: 'Allow', Action: ['s3:GetBucketNotification', 's3:PutBucketNotification'], Resource: buckets.map((b) => cfn(`arn:\uE000partition\uE001:s3:::${b}`)) },
-            { Sid: 'OwnLogs', Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: cfn('arn:\uE000partition\uE001:logs:\uE000region\uE001:\uE000account\uE001:log-group:/aws/lambda/*') },
+            { Sid: 'WatchedBuckets', Effect: 'Allow', Action: ['s3:GetBucketNotification', 's3:PutBucketNotification'], Resource: buckets.map((b) => cfn(`arn:${TOKENS.partition}:s3:::${b}`)) },
+            { Sid: 'OwnLogs', Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [cfn(ownLogs), cfn(`${ownLogs}:*`)] },
           ],
         },
       }],
@@ -217,6 +219,7 @@ function s3Triggers(plan: AwsPlan, target: Json): Template {
   out.S3NotificationFunction = {
     Type: 'AWS::Lambda::Function',
     Properties: {
+      FunctionName: notifier,
       Description: 'mlserve: adds or removes one notification on a bucket the stack does not own',
       Runtime: 'python3.12',
       Handler: 'index.handler',
