@@ -93,5 +93,6 @@ export function hclFile(blocks: Block[], str: StringWriter, header: string[] = [
 
 /** A quoted HCL string: JSON's escapes, and `${` / `%{` doubled so they stay literal. */
 export function quote(s: string): string {
-  return JSON.stringify(s).replaceAll('${', '$${').replaceAll('%{', '%%{');
+  // Replacer functions: in a replacement string, `$$` would mean one `$`.
+  return JSON.stringify(s).replaceAll('${', () => '$${').replaceAll('%{', () => '%%{');
 }
