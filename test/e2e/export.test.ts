@@ -206,6 +206,16 @@ environment:
     expect(again.json<{ uploaded: string[] }>().uploaded).toEqual([]);
   });
 
+  it('warns when --out is inside the model directory, where the next package would bundle it', async () => {
+    const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1', '--python', '3.12']);
+    const r = await runCli(['export', '--format', 'terraform', '--out', 'infra'], { cwd: model.dir, env: packagingEnv() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('is inside the model directory: add infra/ to .mlserveignore');
+    const quiet = await runCli(['export', '--format', 'terraform'], { cwd: model.dir, env: packagingEnv() });
+    expect(quiet.stderr).not.toContain('inside the model directory');
+    expect(readdirSync(join(model.dir, 'infrastructure', 'aws', 'terraform', 'dev'))).toEqual(['artifacts', 'main.tf']);
+  });
+
   it('refuses a format the provider does not write, before packaging', async () => {
     const model = await project('custom', ['--provider', 'azure']);
     const r = await runCli(['export', '--format', 'bicep'], { cwd: model.dir, env: packagingEnv() });

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { ExportFormat } from '../config/ids.js';
 import type { ProviderId } from '../config/schema.js';
 import { MlserveError } from '../errors.js';
@@ -49,5 +49,9 @@ export async function exportModel(o: ExportModelOptions): Promise<ExportOutcome>
   const provider = await openProvider(id, ctx);
   if (!provider.export) throw new MlserveError('INTERNAL', `the ${id} platform lists export formats but its provider writes none`);
   const out = exportDir(o);
+  const rel = relative(o.loaded.modelDir, out);
+  if (!isAbsolute(rel) && rel.split(sep)[0] !== '..' && rel.split(sep)[0] !== 'infrastructure') {
+    o.reporter.warn(`${out} is inside the model directory: add ${rel.split(sep).join('/') || '.'}/ to .mlserveignore, or the next package bundles the export (infrastructure/ is never bundled)`);
+  }
   return { export: await provider.export(bundle, { format, out, upload }), out, report, preflight: checked };
 }
