@@ -31,6 +31,10 @@ function resolve(value: unknown, refs: Record<string, string>): unknown {
     const o = value as Record<string, unknown>;
     if (typeof o.Ref === 'string') return refs[o.Ref] ?? `<Ref ${o.Ref}>`;
     if (typeof o['Fn::Sub'] === 'string') return o['Fn::Sub'].replace(/\$\{([^!}][^}]*)\}/g, (_m, n: string) => refs[n] ?? `<${n}>`).replaceAll('${!', '${');
+    if (Array.isArray(o['Fn::If'])) {
+      const [condition, yes, no] = o['Fn::If'] as [string, unknown, unknown];
+      return resolve(refs[`Condition:${condition}`] === 'true' ? yes : no, refs);
+    }
     if (Array.isArray(o['Fn::GetAtt'])) return refs[(o['Fn::GetAtt'] as string[]).join('.')] ?? `<GetAtt ${(o['Fn::GetAtt'] as string[]).join('.')}>`;
     return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolve(v, refs)]));
   }
@@ -108,7 +112,7 @@ environment:
     const lambda = new LambdaClient(common);
     const fn = await lambda.send(new GetFunctionCommand({ FunctionName: 'iris-dev' }));
     const bucket = fn.Configuration!.Environment!.Variables!.MLSERVE_ARTIFACTS_BUCKET!;
-    const refs = { 'AWS::AccountId': '123456789012', 'AWS::Region': 'us-east-1', 'AWS::Partition': 'aws', ArtifactsBucket: bucket, 'ExecutionRole.Arn': fn.Configuration!.Role!, Alias: 'arn:aws:lambda:us-east-1:123456789012:function:iris-dev:dev' };
+    const refs = { 'AWS::AccountId': '123456789012', 'AWS::Region': 'us-east-1', 'AWS::Partition': 'aws', ArtifactsBucket: bucket, 'ExecutionRole.Arn': fn.Configuration!.Role!, 'Condition:CreateRole': 'true', Alias: 'arn:aws:lambda:us-east-1:123456789012:function:iris-dev:dev' };
     const declared = resolve(template.Resources.Function!.Properties, refs) as Record<string, unknown>;
     const c = fn.Configuration!;
     const { Code: _code, ...withoutCode } = declared;

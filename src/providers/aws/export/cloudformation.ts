@@ -45,6 +45,13 @@ function tagList(tags: Record<string, string>): Json {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value: cfn(Value) }));
 }
 
+/** The function's tags; whether it owns its role follows the CreateRole condition (`swappable`). */
+function functionTags(plan: AwsPlan, swappable: boolean): Record<string, Json> {
+  const tags: Record<string, Json> = Object.fromEntries(Object.entries(plan.function.tags).map(([k, v]) => [k, cfn(v)]));
+  if (plan.role && swappable) tags['mlserve:owns-role'] = { 'Fn::If': ['CreateRole', 'true', 'false'] };
+  return tags;
+}
+
 /** The logical ID of this bundle's version: a new code SHA-256 is a new resource, so a stack update publishes exactly when the code changed. */
 export function versionLogicalId(sha256: string): string {
   return `Version${sha256.slice(0, 16)}`;
@@ -110,8 +117,17 @@ function bucketResource(bucket: BucketPlan): Template {
   };
 }
 
-/** Parameters every function template takes: what differs between accounts. */
-function parameters(t: TemplateInput): Template {
+/**
+ * Parameters a function template takes: what differs between accounts. `swappable`: the role this
+ * template creates can be replaced by an existing one (ExecutionRoleArn); not in SAM, whose
+ * translation (as cfn-lint runs it) resolves the parameter's empty default into the function's Role.
+ */
+function parameters(t: TemplateInput, swappable: boolean): Template {
+  const role = {
+    Type: 'String',
+    Description: t.plan.role ? 'An existing execution role to use instead of the least-privilege one this stack creates (empty: create it)' : 'The function’s execution role (aws.role)',
+    Default: t.plan.roleArn ?? '',
+  };
   return {
     ArtifactsBucket: {
       Type: 'String',
@@ -119,16 +135,22 @@ function parameters(t: TemplateInput): Template {
       ...(t.bucketDefault ? { Default: t.bucketDefault } : {}),
     },
     ...(isImage(t.plan) ? { ImageUri: { Type: 'String', Description: `The function's image by digest, in ${t.plan.names.repository}`, ...(t.imageUri ? { Default: t.imageUri } : {}) } } : {}),
-    ...(t.plan.roleArn ? { ExecutionRoleArn: { Type: 'String', Description: 'The function’s execution role (aws.role)', Default: t.plan.roleArn } } : {}),
+    ...(t.plan.roleArn || swappable ? { ExecutionRoleArn: role } : {}),
   };
 }
 
-function role(plan: AwsPlan): Template {
+/** With the role mlserve would create: it is created unless ExecutionRoleArn names another. */
+function conditions(plan: AwsPlan, swappable: boolean): Template {
+  return plan.role && swappable ? { Conditions: { CreateRole: { 'Fn::Equals': [{ Ref: 'ExecutionRoleArn' }, ''] } } } : {};
+}
+
+function role(plan: AwsPlan, swappable: boolean): Template {
   if (!plan.role) return {};
   const r = plan.role;
   return {
     ExecutionRole: {
       Type: 'AWS::IAM::Role',
+      ...(swappable ? { Condition: 'CreateRole' } : {}),
       Properties: {
         RoleName: r.name,
         Description: r.description,
@@ -140,8 +162,10 @@ function role(plan: AwsPlan): Template {
   };
 }
 
-function roleRef(plan: AwsPlan): Json {
-  return plan.role ? { 'Fn::GetAtt': ['ExecutionRole', 'Arn'] } : { Ref: 'ExecutionRoleArn' };
+function roleRef(plan: AwsPlan, swappable: boolean): Json {
+  if (!plan.role) return { Ref: 'ExecutionRoleArn' };
+  const created = { 'Fn::GetAtt': ['ExecutionRole', 'Arn'] };
+  return swappable ? { 'Fn::If': ['CreateRole', created, { Ref: 'ExecutionRoleArn' }] } : created;
 }
 
 function logGroup(plan: AwsPlan): Template {
@@ -149,13 +173,13 @@ function logGroup(plan: AwsPlan): Template {
 }
 
 /** The function's properties both flavours share (SAM's function takes the same names). */
-function functionProperties(plan: AwsPlan): Template {
+function functionProperties(plan: AwsPlan, swappable: boolean): Template {
   const f = plan.function;
   return {
     FunctionName: f.name,
     Description: f.description,
     ...(f.runtime && f.handler ? { Runtime: f.runtime, Handler: f.handler } : {}),
-    Role: roleRef(plan),
+    Role: roleRef(plan, swappable),
     MemorySize: f.memory,
     Timeout: f.timeout,
     EphemeralStorage: { Size: f.ephemeralStorageMb },
@@ -246,16 +270,16 @@ export function cloudFormationTemplate(t: TemplateInput): Template {
   const version = versionLogicalId(t.bundle.sha256);
   const alias: Json = { Ref: 'Alias' };
   const resources: Template = {
-    ...role(plan),
+    ...role(plan, true),
     ...logGroup(plan),
     Function: {
       Type: 'AWS::Lambda::Function',
       DependsOn: ['LogGroup'],
       Properties: {
-        ...functionProperties(plan),
+        ...functionProperties(plan, true),
         PackageType: plan.function.packageType,
         Code: isImage(plan) ? { ImageUri: { Ref: 'ImageUri' } } : { S3Bucket: { Ref: 'ArtifactsBucket' }, S3Key: t.codeKey! },
-        Tags: tagList(plan.function.tags),
+        Tags: Object.entries(functionTags(plan, true)).map(([Key, Value]) => ({ Key, Value })),
       },
     },
     [version]: {
@@ -277,7 +301,8 @@ export function cloudFormationTemplate(t: TemplateInput): Template {
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description: `mlserve: ${plan.function.name}, exported from the plan \`mlserve deploy --provider aws\` applies`,
-    Parameters: parameters(t),
+    Parameters: parameters(t, true),
+    ...conditions(plan, true),
     Resources: resources,
     Outputs: outputs(alias, { 'Fn::GetAtt': ['FunctionUrl', 'FunctionUrl'] }),
   };
@@ -307,7 +332,7 @@ export function samTemplate(t: TemplateInput): Template {
   }
   for (const [i, s] of plan.triggers.schedule.entries()) events[`Schedule${i}`] = { Type: 'Schedule', Properties: { Name: s.rule, Schedule: s.expression, State: 'ENABLED' } };
   const fn: Template = {
-    ...functionProperties(plan),
+    ...functionProperties(plan, false),
     PackageType: plan.function.packageType,
     ...(isImage(plan) ? { ImageUri: { Ref: 'ImageUri' } } : { CodeUri: { Bucket: { Ref: 'ArtifactsBucket' }, Key: t.codeKey! } }),
     AutoPublishAlias: plan.alias,
@@ -315,14 +340,14 @@ export function samTemplate(t: TemplateInput): Template {
     VersionDescription: versionDescription(t.bundle.sha256, t.bundle.modelSha256),
     FunctionUrlConfig: urlProperties(plan),
     ...(Object.keys(events).length ? { Events: events } : {}),
-    Tags: Object.fromEntries(Object.entries(plan.function.tags).map(([k, v]) => [k, cfn(v)])),
+    Tags: functionTags(plan, false),
   };
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Transform: 'AWS::Serverless-2016-10-31',
     Description: `mlserve: ${plan.function.name} (SAM), exported from the plan \`mlserve deploy --provider aws\` applies`,
-    Parameters: parameters(t),
-    Resources: { ...role(plan), ...logGroup(plan), Function: { Type: 'AWS::Serverless::Function', DependsOn: ['LogGroup'], Properties: fn }, ...s3Triggers(plan, alias) },
+    Parameters: parameters(t, false),
+    Resources: { ...role(plan, false), ...logGroup(plan), Function: { Type: 'AWS::Serverless::Function', DependsOn: ['LogGroup'], Properties: fn }, ...s3Triggers(plan, alias) },
     Outputs: outputs(alias, { 'Fn::GetAtt': ['FunctionUrl', 'FunctionUrl'] }),
   };
 }

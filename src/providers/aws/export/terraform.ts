@@ -89,8 +89,8 @@ function roleBlocks(plan: AwsPlan): Block[] {
   if (!plan.role) return [];
   const r = plan.role;
   return [
-    res('aws_iam_role', 'execution', [{ key: 'name', value: r.name }, { key: 'description', value: r.description }, { key: 'assume_role_policy', value: json(r.trust) }, { key: 'tags', value: r.tags }], ['Least privilege: its own log group, its own artifacts, what its triggers need.']),
-    res('aws_iam_role_policy', 'least_privilege', [{ key: 'name', value: r.policyName }, { key: 'role', value: e('aws_iam_role.execution.id') }, { key: 'policy', value: json(r.policy) }]),
+    res('aws_iam_role', 'execution', [{ key: 'count', value: e('local.create_role ? 1 : 0') }, { key: 'name', value: r.name }, { key: 'description', value: r.description }, { key: 'assume_role_policy', value: json(r.trust) }, { key: 'tags', value: r.tags }], ['Least privilege: its own log group, its own artifacts, what its triggers need.']),
+    res('aws_iam_role_policy', 'least_privilege', [{ key: 'count', value: e('local.create_role ? 1 : 0') }, { key: 'name', value: r.policyName }, { key: 'role', value: e('aws_iam_role.execution[0].id') }, { key: 'policy', value: json(r.policy) }]),
   ];
 }
 
@@ -101,7 +101,7 @@ function functionBlock(plan: AwsPlan, t: TerraformInput): Block {
     { key: 'description', value: f.description },
     { key: 'package_type', value: f.packageType },
     ...(f.runtime && f.handler ? [{ key: 'runtime', value: f.runtime }, { key: 'handler', value: f.handler }] : []),
-    { key: 'role', value: e(plan.role ? 'aws_iam_role.execution.arn' : 'var.execution_role_arn') },
+    { key: 'role', value: e(plan.role ? 'local.create_role ? aws_iam_role.execution[0].arn : var.execution_role_arn' : 'var.execution_role_arn') },
     { key: 'memory_size', value: f.memory },
     { key: 'timeout', value: f.timeout },
     { key: 'architectures', value: [f.architecture] },
@@ -112,7 +112,7 @@ function functionBlock(plan: AwsPlan, t: TerraformInput): Block {
     ...(f.reservedConcurrency !== undefined ? [{ key: 'reserved_concurrent_executions', value: f.reservedConcurrency }] : []),
     { type: 'ephemeral_storage', labels: [], body: [{ key: 'size', value: f.ephemeralStorageMb }] },
     { type: 'environment', labels: [], body: [{ key: 'variables', value: f.environment }] },
-    { key: 'tags', value: f.tags },
+    { key: 'tags', value: plan.role ? { ...f.tags, 'mlserve:owns-role': e('tostring(local.create_role)') } : f.tags },
     { key: 'depends_on', value: [e('aws_cloudwatch_log_group.function')] },
   ], [`\`publish = true\`: a new version whenever the ${f.packageType === 'Image' ? 'image' : 'code (source_code_hash)'} or configuration changes.`]);
 }
@@ -188,7 +188,15 @@ function variables(plan: AwsPlan, t: TerraformInput): Block[] {
   if (plan.function.packageType === 'Image') {
     out.push({ type: 'variable', labels: ['image_uri'], body: [{ key: 'description', value: `The function's image by digest, in ${plan.names.repository} (mlserve export pushes it)` }, { key: 'type', value: e('string') }, ...(t.imageUri ? [{ key: 'default', value: t.imageUri }] : [])] });
   }
-  if (plan.roleArn) out.push({ type: 'variable', labels: ['execution_role_arn'], body: [{ key: 'description', value: 'The function’s execution role (aws.role)' }, { key: 'type', value: e('string') }, { key: 'default', value: plan.roleArn }] });
+  out.push({
+    type: 'variable',
+    labels: ['execution_role_arn'],
+    body: [
+      { key: 'description', value: plan.role ? 'An existing execution role to use instead of the least-privilege one this configuration creates (empty: create it)' : 'The function’s execution role (aws.role)' },
+      { key: 'type', value: e('string') },
+      { key: 'default', value: plan.roleArn ?? '' },
+    ],
+  });
   return out;
 }
 
@@ -201,7 +209,7 @@ export function terraformFile(t: TerraformInput, header: string[]): string {
     { type: 'data', labels: ['aws_caller_identity', 'current'], body: [] },
     { type: 'data', labels: ['aws_region', 'current'], body: [] },
     { type: 'data', labels: ['aws_partition', 'current'], body: [] },
-    { type: 'locals', labels: [], body: [{ key: 'artifacts_bucket', value: e(plan.bucket.create ? 'aws_s3_bucket.artifacts.id' : 'var.artifacts_bucket') }] },
+    { type: 'locals', labels: [], body: [{ key: 'artifacts_bucket', value: e(plan.bucket.create ? 'aws_s3_bucket.artifacts.id' : 'var.artifacts_bucket') }, { key: 'create_role', value: e(plan.role ? 'var.execution_role_arn == ""' : 'false') }] },
     ...bucketBlocks(plan.bucket, t),
     ...objectBlocks(t),
     ...roleBlocks(plan),
