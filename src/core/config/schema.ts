@@ -198,6 +198,23 @@ const environment = z
   })
   .describe('Environment variables given to the function.');
 
+const monitoring = z
+  .strictObject({
+    alarms: z
+      .boolean()
+      .default(true)
+      .describe('Alarms on the stage (error rate, p99 latency, throttles) and a dashboard, created by deploy and removed by destroy (AWS). false: none, and existing ones are removed.'),
+    errorRate: z.number().min(0).max(100).default(5).describe('Error-rate alarm: more than this percentage of requests failing, in 3 of 5 minutes.'),
+    p99: int(1, 900000, 'ms').default(1000).describe('Latency alarm: p99 above this many milliseconds, in 3 of 5 minutes (the latency target).'),
+    alarmTopic: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, { error: 'expected an SNS topic ARN (arn:aws:sns:region:account:name)' })
+      .optional()
+      .describe('SNS topic told when an alarm fires and when it clears.'),
+  })
+  .prefault({})
+  .describe('What watches the endpoint once it is deployed.');
+
 const tags = z
   .record(z.string().min(1).max(128), z.string().max(256))
   .default({})
@@ -215,6 +232,7 @@ const shape = {
   resources,
   endpoint,
   triggers,
+  monitoring,
   environment,
   tags,
   image,

@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -19,6 +20,7 @@ export interface AwsClients {
   iam: IAMClient;
   sts: STSClient;
   logs: CloudWatchLogsClient;
+  cloudwatch: CloudWatchClient;
   events: EventBridgeClient;
   ecr: ECRClient;
 }
@@ -57,6 +59,7 @@ export function createClients(settings: AwsSettings, env: Record<string, string 
     iam: new IAMClient({ ...common, ...endpoint('IAM') }),
     sts: new STSClient({ ...common, ...endpoint('STS') }),
     logs: new CloudWatchLogsClient({ ...common, ...endpoint('CLOUDWATCH_LOGS') }),
+    cloudwatch: new CloudWatchClient({ ...common, ...endpoint('CLOUDWATCH') }),
     events: new EventBridgeClient({ ...common, ...endpoint('EVENTBRIDGE') }),
     ecr: new ECRClient({ ...common, ...endpoint('ECR') }),
   };

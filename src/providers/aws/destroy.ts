@@ -6,6 +6,7 @@ import { bucketExists, bucketTags, deleteBucket, deleteObjects } from './bucket.
 import type { AwsClients } from './clients.js';
 import { getFunction } from './function.js';
 import { logGroupArn } from './log-group.js';
+import { removeMonitoring } from './monitoring.js';
 import type { AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { deleteRepository } from './repository.js';
@@ -36,6 +37,7 @@ export async function destroyAll(c: AwsClients, names: AwsNames, loaded: LoadedC
     if (!o.dryRun) await withRetry(() => c.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function })), o.retry);
     removed.push(`function ${names.function} (all versions, the ${names.alias} alias and its URL)`);
   }
+  removed.push(...(await removeMonitoring(c.cloudwatch, names, o.dryRun)));
   if (await deleteRepository(c.ecr, names.repository, names.tags, o.dryRun)) removed.push(`ECR repository ${names.repository} and its images`);
   if (await logGroupArn(c.logs, names.logGroup)) {
     if (!o.dryRun) await c.logs.send(new DeleteLogGroupCommand({ logGroupName: names.logGroup }));

@@ -14,6 +14,7 @@ import { applyConcurrency } from './concurrency.js';
 import { destroyAll } from './destroy.js';
 import { desiredConfiguration, ensureFunction, type FunctionCode, ensureFunctionUrl, getFunction, listVersions, parseVersionDescription, publishVersion, readAlias, writeAlias } from './function.js';
 import { ensureLogGroup } from './log-group.js';
+import { ensureMonitoring } from './monitoring.js';
 import { awsNames, type AwsNames } from './names.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { ensureRepository, registryTarget } from './repository.js';
@@ -29,7 +30,7 @@ function bar(ratio: number): string {
 }
 
 /** Steps of a deploy, in order; each is idempotent, so a deploy killed after any of them converges when run again. */
-export const DEPLOY_STEPS = ['identity', 'bucket', 'upload', 'image', 'role', 'log-group', 'function', 'version', 'alias', 'url', 'triggers'] as const;
+export const DEPLOY_STEPS = ['identity', 'bucket', 'upload', 'image', 'role', 'log-group', 'function', 'version', 'alias', 'url', 'triggers', 'alarms'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 export interface AwsProviderOptions {
@@ -127,6 +128,7 @@ export class AwsProvider implements Provider {
     if (plan.url.authType === 'NONE') notes.push('endpoint.public is true: anyone with the URL can call it (auth NONE)');
     const triggers = await this.step('triggers', 'Triggers', () => ensureTriggers(c, names, plan.triggers, `${fn.arn}:${names.alias}`));
     if (triggers.length) notes.push(`triggers: ${triggers.join(', ')}`);
+    notes.push(await this.step('alarms', 'Alarms and dashboard', () => ensureMonitoring(c.cloudwatch, plan.monitoring, names)));
     return { version, published, alias: toState(names.alias, alias), endpoint: url, uploaded, concurrency: fn.concurrency, notes };
   }
 

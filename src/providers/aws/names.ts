@@ -13,6 +13,9 @@ export interface AwsNames {
   /** Key prefix for this app and stage in the bucket. */
   prefix: string;
   rulePrefix: string;
+  /** Every alarm of the stage starts with it; the dashboard's name. */
+  alarmPrefix: string;
+  dashboard: string;
   tags: Record<string, string>;
 }
 
@@ -39,6 +42,8 @@ export function awsNames(app: string, stage: string, account: string, region: st
     repository: `mlserve/${fn}`,
     prefix: `${app}/${stage}`,
     rulePrefix: `mlserve-${fn}`.slice(0, 56),
+    alarmPrefix: `mlserve-${fn}-`,
+    dashboard: `mlserve-${fn}`,
     tags: { ...userTags, 'mlserve:app': app, 'mlserve:stage': stage },
   };
 }

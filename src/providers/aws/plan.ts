@@ -132,6 +132,37 @@ export interface S3TriggerPlan {
   notification: { Id: string; Events: ['s3:ObjectCreated:*']; FilterRules: { Name: 'prefix' | 'suffix'; Value: string }[] };
 }
 
+/** A metric alarm in the shape CloudWatch's PutMetricAlarm and CloudFormation's AWS::CloudWatch::Alarm share. */
+export interface AlarmPlan {
+  AlarmName: string;
+  AlarmDescription: string;
+  ComparisonOperator: 'GreaterThanThreshold';
+  Threshold: number;
+  EvaluationPeriods: number;
+  DatapointsToAlarm: number;
+  TreatMissingData: 'notBreaching';
+  /** One metric and statistic ... */
+  Namespace?: string;
+  MetricName?: string;
+  Dimensions?: { Name: string; Value: string }[];
+  Period?: number;
+  Statistic?: 'Sum';
+  ExtendedStatistic?: string;
+  /** ... or metric math over several. */
+  Metrics?: ({ Id: string; MetricStat: { Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] }; Period: number; Stat: 'Sum' }; ReturnData: false } | { Id: string; Expression: string; Label: string; ReturnData: true })[];
+  AlarmActions: string[];
+  OKActions: string[];
+  Tags: { Key: string; Value: string }[];
+}
+
+export interface MonitoringPlan {
+  /** Every alarm's name starts with it: destroy and a deploy with alarms off find them by it. */
+  prefix: string;
+  alarms: AlarmPlan[];
+  /** Absent when monitoring.alarms is false. */
+  dashboard?: { name: string; body: Record<string, unknown> };
+}
+
 export interface AwsPlan {
   names: AwsNames;
   bucket: BucketPlan;
@@ -147,6 +178,7 @@ export interface AwsPlan {
     sqs: { eventSourceArn: string; batchSize: number; functionResponseTypes: ['ReportBatchItemFailures'] }[];
     schedule: { rule: string; expression: string; permission: PermissionPlan; tags: Record<string, string> }[];
   };
+  monitoring: MonitoringPlan;
 }
 
 /** Where deploy puts a zip too big to send in the call (content-addressed; expires: Lambda keeps its own copy). */
@@ -180,6 +212,64 @@ export function awsPlan(config: Config, bundle: Pick<PackagedBundle, 'ephemeralS
     alias: names.alias,
     url: urlPlan(config),
     triggers: triggersPlan(config, names, where),
+    monitoring: monitoringPlan(config, names, where),
+  };
+}
+
+/** Lambda's own metrics for the stage: the function's, through its alias. */
+function aliasDimensions(names: AwsNames): { Name: string; Value: string }[] {
+  return [{ Name: 'FunctionName', Value: names.function }, { Name: 'Resource', Value: `${names.function}:${names.alias}` }];
+}
+
+/**
+ * Alarms on the stage's alias, each in 3 of the last 5 minutes so one bad minute does not page:
+ * error rate over `monitoring.errorRate` %, p99 duration over `monitoring.p99` ms, any throttle.
+ * Minutes without requests count as fine.
+ */
+function monitoringPlan(config: Config, names: AwsNames, where: AwsWhere): MonitoringPlan {
+  const prefix = names.alarmPrefix;
+  if (!config.monitoring.alarms) return { prefix, alarms: [] };
+  const Dimensions = aliasDimensions(names);
+  const topic = config.monitoring.alarmTopic ? [config.monitoring.alarmTopic] : [];
+  const common = {
+    ComparisonOperator: 'GreaterThanThreshold' as const,
+    EvaluationPeriods: 5,
+    DatapointsToAlarm: 3,
+    TreatMissingData: 'notBreaching' as const,
+    AlarmActions: topic,
+    OKActions: topic,
+    Tags: Object.entries(names.tags).map(([Key, Value]) => ({ Key, Value })),
+  };
+  const sum = (Id: string, MetricName: string) => ({ Id, MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName, Dimensions }, Period: 60, Stat: 'Sum' as const }, ReturnData: false as const });
+  const alarms: AlarmPlan[] = [
+    {
+      AlarmName: `${prefix}error-rate`,
+      AlarmDescription: `mlserve: more than ${config.monitoring.errorRate}% of ${names.alias}'s requests failed (monitoring.errorRate)`,
+      Threshold: config.monitoring.errorRate,
+      Metrics: [sum('errors', 'Errors'), sum('invocations', 'Invocations'), { Id: 'rate', Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)', Label: 'Error rate (%)', ReturnData: true }],
+      ...common,
+    },
+    { AlarmName: `${prefix}p99`, AlarmDescription: `mlserve: ${names.alias}'s p99 latency is over ${config.monitoring.p99} ms (monitoring.p99)`, Threshold: config.monitoring.p99, Namespace: 'AWS/Lambda', MetricName: 'Duration', Dimensions, Period: 60, ExtendedStatistic: 'p99', ...common },
+    { AlarmName: `${prefix}throttles`, AlarmDescription: `mlserve: ${names.alias}'s requests are being throttled (raise resources.concurrency or the account's limit)`, Threshold: 0, Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions, Period: 60, Statistic: 'Sum', ...common },
+  ];
+  return { prefix, alarms, dashboard: { name: names.dashboard, body: dashboardBody(config, names, where, alarms) } };
+}
+
+/** The stage at a glance: requests, errors and throttles; p50/p90/p99 against the target; cold starts; the alarms. */
+function dashboardBody(config: Config, names: AwsNames, where: AwsWhere, alarms: AlarmPlan[]): Record<string, unknown> {
+  const dims = aliasDimensions(names).flatMap((d) => [d.Name, d.Value]);
+  const widget = (x: number, y: number, properties: Record<string, unknown>) => ({ type: 'metric', x, y, width: 12, height: 6, properties: { region: where.region, period: 60, ...properties } });
+  return {
+    widgets: [
+      widget(0, 0, { title: 'Requests, errors, throttles', stat: 'Sum', metrics: ['Invocations', 'Errors', 'Throttles'].map((m) => ['AWS/Lambda', m, ...dims]) }),
+      widget(12, 0, {
+        title: 'Latency (ms)',
+        metrics: ['p50', 'p90', 'p99'].map((stat) => ['AWS/Lambda', 'Duration', ...dims, { stat }]),
+        annotations: { horizontal: [{ label: 'p99 target (monitoring.p99)', value: config.monitoring.p99 }] },
+      }),
+      widget(0, 6, { title: 'Cold starts and model latency (the handler’s metrics)', metrics: [['mlserve', 'ColdStart', 'Model', config.name, { stat: 'Sum' }], ['mlserve', 'Latency', 'Model', config.name, { stat: 'p99' }]] }),
+      { type: 'alarm', x: 12, y: 6, width: 12, height: 6, properties: { title: 'Alarms', alarms: alarms.map((a) => `arn:${where.partition}:cloudwatch:${where.region}:${where.account}:alarm:${a.AlarmName}`) } },
+    ],
   };
 }
 
