@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { CloudWatchClient, DescribeAlarmsCommand, GetDashboardCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeRepositoriesCommand, ECRClient, GetLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -158,6 +159,20 @@ environment:
     const n = resolve(template.Resources.S3Notification0!.Properties, refs) as { Id: string; LambdaFunctionArn: string; Events: string[]; FilterRules: unknown[] };
     expect(notification.map((x) => ({ Id: x.Id, LambdaFunctionArn: x.LambdaFunctionArn, Events: x.Events, FilterRules: x.Filter?.Key?.FilterRules?.map((r) => ({ Name: r.Name!.toLowerCase(), Value: r.Value })) })))
       .toEqual([{ Id: n.Id, LambdaFunctionArn: n.LambdaFunctionArn, Events: n.Events, FilterRules: n.FilterRules }]);
+
+    // Alarms and the dashboard: what CloudWatch reports equals what the template declares.
+    const cw = new CloudWatchClient(common);
+    const alarms = (await cw.send(new DescribeAlarmsCommand({ AlarmNamePrefix: 'mlserve-iris-dev-' }))).MetricAlarms!;
+    const declaredAlarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => resolve(r.Properties, refs) as Record<string, unknown>);
+    expect(declaredAlarms.map((a) => a.AlarmName)).toEqual(['mlserve-iris-dev-error-rate', 'mlserve-iris-dev-p99', 'mlserve-iris-dev-throttles']);
+    for (const want of declaredAlarms) {
+      const got = alarms.find((a) => a.AlarmName === want.AlarmName) as unknown as Record<string, unknown>;
+      const { Tags: _tags, ...fields } = want;
+      const seen = Object.fromEntries(Object.keys(fields).map((k) => [k, k === 'Metrics' ? (got.Metrics as Record<string, unknown>[]).map((m) => Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined))) : got[k]]));
+      expect(seen, String(want.AlarmName)).toEqual(fields);
+    }
+    const dashboard = (await cw.send(new GetDashboardCommand({ DashboardName: 'mlserve-iris-dev' }))).DashboardBody!;
+    expect(JSON.parse(dashboard)).toEqual(JSON.parse(resolve(template.Resources.Dashboard!.Properties.DashboardBody, refs) as string));
 
     // SAM declares the same function properties (its own shape for code, versions, URL and events).
     const sam = parse(readFileSync(join(exported.sam!, 'template.yaml'), 'utf8')) as Template;

@@ -256,6 +256,23 @@ function s3Triggers(plan: AwsPlan, target: Json): Template {
   return out;
 }
 
+/** The logical ID of a planned alarm: `Alarm` and its name after the prefix, in words (error-rate → AlarmErrorRate). */
+export function alarmLogicalId(plan: AwsPlan, name: string): string {
+  return `Alarm${name.slice(plan.monitoring.prefix.length).split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}`;
+}
+
+/** The stage's alarms (empty action lists left out) and dashboard, as deploy puts them. */
+function monitoring(plan: AwsPlan): Template {
+  const out: Template = {};
+  for (const alarm of plan.monitoring.alarms) {
+    const properties = Object.fromEntries(Object.entries(alarm).filter(([, v]) => !(Array.isArray(v) && v.length === 0)));
+    out[alarmLogicalId(plan, alarm.AlarmName)] = { Type: 'AWS::CloudWatch::Alarm', Properties: deep(properties) };
+  }
+  const dashboard = plan.monitoring.dashboard;
+  if (dashboard) out.Dashboard = { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardName: dashboard.name, DashboardBody: cfn(JSON.stringify(dashboard.body)) } };
+  return out;
+}
+
 function outputs(alias: Json, url: Json): Template {
   return {
     Endpoint: { Description: 'The stage’s HTTPS endpoint (Function URL on the alias)', Value: url },
@@ -297,6 +314,7 @@ export function cloudFormationTemplate(t: TemplateInput): Template {
     ...s3Triggers(plan, alias),
     ...Object.fromEntries(plan.triggers.sqs.map((q, i) => [`QueueMapping${i}`, { Type: 'AWS::Lambda::EventSourceMapping', Properties: { FunctionName: alias, EventSourceArn: q.eventSourceArn, BatchSize: q.batchSize, FunctionResponseTypes: [...q.functionResponseTypes] } }])),
     ...scheduleResources(plan, alias),
+    ...monitoring(plan),
   };
   return {
     AWSTemplateFormatVersion: '2010-09-09',
@@ -347,7 +365,7 @@ export function samTemplate(t: TemplateInput): Template {
     Transform: 'AWS::Serverless-2016-10-31',
     Description: `mlserve: ${plan.function.name} (SAM), exported from the plan \`mlserve deploy --provider aws\` applies`,
     Parameters: parameters(t, false),
-    Resources: { ...role(plan, false), ...logGroup(plan), Function: { Type: 'AWS::Serverless::Function', DependsOn: ['LogGroup'], Properties: fn }, ...s3Triggers(plan, alias) },
+    Resources: { ...role(plan, false), ...logGroup(plan), Function: { Type: 'AWS::Serverless::Function', DependsOn: ['LogGroup'], Properties: fn }, ...s3Triggers(plan, alias), ...monitoring(plan) },
     Outputs: outputs(alias, { 'Fn::GetAtt': ['FunctionUrl', 'FunctionUrl'] }),
   };
 }

@@ -38,6 +38,8 @@ const RESOURCE_COMMENTS: Record<string, string> = {
   Alias: 'The stage: the URL and the triggers point at it; a stack update points it at this bundle’s version.',
   FunctionUrl: 'The HTTPS endpoint on the alias.',
   S3NotificationFunction: 'Edits the notifications of buckets this stack does not own (CloudFormation cannot).',
+  AlarmErrorRate: 'Alarms on the stage, each in 3 of the last 5 minutes (monitoring in the config).',
+  Dashboard: 'The stage at a glance: requests, errors, throttles, p50/p90/p99 against the target, cold starts, the alarms.',
 };
 
 /** YAML with a header and a comment above each resource; stable key order, no line folding. */

@@ -180,6 +180,44 @@ function triggerBlocks(plan: AwsPlan): Block[] {
   return out;
 }
 
+const snakeId = (s: string) => s.replace(/-/g, '_');
+
+function dimensionsOf(d: { Name: string; Value: string }[] | undefined): Record<string, string> {
+  return Object.fromEntries((d ?? []).map((x) => [x.Name, x.Value]));
+}
+
+/** The stage's alarms and dashboard, as deploy puts them. */
+function monitoringBlocks(plan: AwsPlan): Block[] {
+  const out = plan.monitoring.alarms.map((a) => {
+    const body: Entry[] = [
+      { key: 'alarm_name', value: a.AlarmName },
+      { key: 'alarm_description', value: a.AlarmDescription },
+      { key: 'comparison_operator', value: a.ComparisonOperator },
+      { key: 'threshold', value: a.Threshold },
+      { key: 'evaluation_periods', value: a.EvaluationPeriods },
+      { key: 'datapoints_to_alarm', value: a.DatapointsToAlarm },
+      { key: 'treat_missing_data', value: a.TreatMissingData },
+      ...(a.Namespace ? [{ key: 'namespace', value: a.Namespace }, { key: 'metric_name', value: a.MetricName! }, { key: 'dimensions', value: dimensionsOf(a.Dimensions) }, { key: 'period', value: a.Period! }] : []),
+      ...(a.Statistic ? [{ key: 'statistic', value: a.Statistic }] : []),
+      ...(a.ExtendedStatistic ? [{ key: 'extended_statistic', value: a.ExtendedStatistic }] : []),
+      ...(a.Metrics ?? []).map((m): Block => ({
+        type: 'metric_query',
+        labels: [],
+        body: 'Expression' in m
+          ? [{ key: 'id', value: m.Id }, { key: 'expression', value: m.Expression }, { key: 'label', value: m.Label }, { key: 'return_data', value: true }]
+          : [{ key: 'id', value: m.Id }, { key: 'return_data', value: false }, { type: 'metric', labels: [], body: [{ key: 'namespace', value: m.MetricStat.Metric.Namespace }, { key: 'metric_name', value: m.MetricStat.Metric.MetricName }, { key: 'dimensions', value: dimensionsOf(m.MetricStat.Metric.Dimensions) }, { key: 'period', value: m.MetricStat.Period }, { key: 'stat', value: m.MetricStat.Stat }] }],
+      })),
+      { key: 'alarm_actions', value: a.AlarmActions },
+      { key: 'ok_actions', value: a.OKActions },
+      { key: 'tags', value: Object.fromEntries(a.Tags.map((t) => [t.Key, t.Value])) },
+    ];
+    return res('aws_cloudwatch_metric_alarm', snakeId(a.AlarmName.slice(plan.monitoring.prefix.length)), body);
+  });
+  const d = plan.monitoring.dashboard;
+  if (d) out.push(res('aws_cloudwatch_dashboard', 'stage', [{ key: 'dashboard_name', value: d.name }, { key: 'dashboard_body', value: json(d.body) }]));
+  return out;
+}
+
 function variables(plan: AwsPlan, t: TerraformInput): Block[] {
   const out: Block[] = [];
   if (!plan.bucket.create) {
@@ -218,6 +256,7 @@ export function terraformFile(t: TerraformInput, header: string[]): string {
     res('aws_lambda_alias', 'stage', [{ key: 'name', value: plan.alias }, { key: 'function_name', value: e('aws_lambda_function.function.function_name') }, { key: 'function_version', value: e('aws_lambda_function.function.version') }]),
     ...urlBlocks(plan),
     ...triggerBlocks(plan),
+    ...monitoringBlocks(plan),
     { type: 'output', labels: ['endpoint'], body: [{ key: 'description', value: 'The stage’s HTTPS endpoint (Function URL on the alias)' }, { key: 'value', value: e('aws_lambda_function_url.stage.function_url') }] },
     { type: 'output', labels: ['function_arn'], body: [{ key: 'value', value: e('aws_lambda_function.function.arn') }] },
     { type: 'output', labels: ['alias_arn'], body: [{ key: 'value', value: e('aws_lambda_alias.stage.arn') }] },
