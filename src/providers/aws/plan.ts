@@ -4,8 +4,8 @@ import { awsNames, type AwsNames } from './names.js';
 
 /**
  * What `deploy --provider aws` creates for an app and stage, as plain values: the one source that
- * the deploy applies (bucket.ts, role.ts, log-group.ts, function.ts, triggers.ts read it) and that
- * `export` writes as CloudFormation, SAM or Terraform. Pure: no SDK, no network.
+ * the deploy applies (bucket.ts, role.ts, log-group.ts, function.ts, triggers.ts, monitoring.ts read
+ * it) and that `export` writes as CloudFormation, SAM or Terraform. Pure: no SDK, no network.
  *
  * Where the deployment lives (account, region, partition, bucket) is given by the caller: a deploy
  * passes real values, an export passes tokens (`TOKENS`) that each template format resolves its own
@@ -28,7 +28,6 @@ export const TOKENS = {
   partition: '\uE000partition\uE001',
   bucket: '\uE000bucket\uE001',
 } as const;
-export type TokenName = keyof typeof TOKENS;
 export const TOKEN_PATTERN = /\uE000(account|region|partition|bucket)\uE001/g;
 
 export const TRUST_POLICY = {
@@ -36,7 +35,7 @@ export const TRUST_POLICY = {
   Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
 };
 
-export const LOG_RETENTION_DAYS = 30;
+const LOG_RETENTION_DAYS = 30;
 
 /**
  * The stage's ECR repository (container images): immutable tags, scanned on push, encrypted; untagged
@@ -57,6 +56,7 @@ export const REPOSITORY = {
     ],
   },
 } as const;
+
 /** The statement that makes a Function URL with auth NONE callable by anyone (removed when auth goes back to AWS_IAM). */
 export const PUBLIC_URL_STATEMENT = 'mlserve-public-url';
 
@@ -194,14 +194,9 @@ export function exportCodeKeyOf(names: AwsNames, sha256: string): string {
   return `${names.prefix}/export/${sha256}.zip`;
 }
 
-/** The names an app and stage get in `where` (what destroy and every lookup also derive). */
-export function planNames(config: Config, where: AwsWhere): AwsNames {
-  return awsNames(config.name, where.stage, where.account, where.region, config.tags);
-}
-
 /** The whole deployment for this config and bundle, in `where`. */
 export function awsPlan(config: Config, bundle: Pick<PackagedBundle, 'ephemeralStorageMb' | 'packageType'>, where: AwsWhere): AwsPlan {
-  const names = planNames(config, where);
+  const names = awsNames(config.name, where.stage, where.account, where.region, config.tags);
   const ownBucket = !config.aws.bucket;
   return {
     names,

@@ -257,7 +257,7 @@ function s3Triggers(plan: AwsPlan, target: Json): Template {
 }
 
 /** The logical ID of a planned alarm: `Alarm` and its name after the prefix, in words (error-rate → AlarmErrorRate). */
-export function alarmLogicalId(plan: AwsPlan, name: string): string {
+function alarmLogicalId(plan: AwsPlan, name: string): string {
   return `Alarm${name.slice(plan.monitoring.prefix.length).split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}`;
 }
 

@@ -1,6 +1,7 @@
-import { copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { writeFileAtomic } from '../../../core/fs.js';
+import { statIfExists, writeFileAtomic } from '../../../core/fs.js';
 import type { ExportFormat } from '../../../core/config/ids.js';
 import type { PackagedBundle } from '../../../packaging/packaged.js';
 import type { ExportResult } from '../../provider.js';
@@ -24,7 +25,7 @@ export interface WriteExportOptions {
 }
 
 /** Where the code (a zip's) and each offloaded artifact go in the artifacts bucket. */
-export function exportObjects(plan: AwsPlan, bundle: PackagedBundle): { name: string; key: string; file: string; sha256: string }[] {
+function exportObjects(plan: AwsPlan, bundle: PackagedBundle): { name: string; key: string; file: string; sha256: string }[] {
   return [
     ...(bundle.packageType === 'zip' ? [{ name: 'code', key: exportCodeKeyOf(plan.names, bundle.sha256), file: bundle.path, sha256: bundle.sha256 }] : []),
     ...bundle.offload.map((a, i) => ({ name: `artifact_${i}`, key: a.key, file: a.abs, sha256: a.sha256 })),
@@ -60,21 +61,22 @@ async function yamlText(template: Record<string, unknown>, header: string[], ver
   return doc.toString({ lineWidth: 0 });
 }
 
-/** Files beside the template at `<dir>/<key>` (a hard link when it can be); stale ones removed. */
+/**
+ * Files beside the template at `<dir>/<key>`, copied (a copy-on-write clone where the file system
+ * has them; never a hard link, which a later edit of the model file would change under its
+ * SHA-256 key); a content-addressed file already there at its size is kept. Stale ones removed.
+ */
 async function placeBeside(out: string, objects: { key: string; file: string }[], dir: string): Promise<string[]> {
   const root = join(out, dir);
   await mkdir(root, { recursive: true });
   const wanted = new Set(objects.map((o) => join(root, o.key)));
   for (const o of objects) {
     const dest = join(root, o.key);
+    const [have, want] = await Promise.all([statIfExists(dest), stat(o.file)]);
+    if (have?.size === want.size && /(^|\/)[0-9a-f]{64}(\.zip)?$/.test(o.key)) continue;
     await mkdir(dirname(dest), { recursive: true });
     const tmp = `${dest}.tmp-${process.pid}`;
-    await rm(tmp, { force: true });
-    await link(o.file, tmp).catch((error: NodeJS.ErrnoException) => {
-      // Another file system, or one without hard links: a copy.
-      if (error.code !== 'EXDEV' && error.code !== 'EPERM' && error.code !== 'ENOTSUP') throw error;
-      return copyFile(o.file, tmp);
-    });
+    await copyFile(o.file, tmp, constants.COPYFILE_FICLONE);
     await rename(tmp, dest);
   }
   for (const f of await readdir(root, { recursive: true, withFileTypes: true })) {

@@ -4,7 +4,7 @@ import type { TemplateInput } from './cloudformation.js';
 import { Call, Expr, hclFile, quote, type Block, type Entry, type Value } from './hcl.js';
 
 /** Files Terraform uploads itself (it orders the bucket, the objects and the function). */
-export interface TerraformObject {
+interface TerraformObject {
   name: string;
   key: string;
   /** Path relative to the configuration's directory. */
