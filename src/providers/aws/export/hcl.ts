@@ -29,7 +29,7 @@ export interface Block {
 
 export type Entry = { key: string; value: Value } | Block;
 
-/** The text of a string literal; `interpolate` turns the rest of a string's text into HCL (escaped). */
+/** How a string value is written: quoted and escaped, with the caller's placeholders made interpolations. */
 export type StringWriter = (s: string) => string;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -50,7 +50,7 @@ function write(value: Value, indent: string, str: StringWriter): string {
   }
   const entries = Object.entries(value);
   if (entries.length === 0) return '{}';
-  return `{\n${lines(entries.map(([k, v]) => ({ key: IDENT.test(k) ? k : JSON.stringify(k), value: v })), `${indent}  `, str)}\n${indent}}`;
+  return `{\n${lines(entries.map(([k, v]) => ({ key: IDENT.test(k) ? k : quote(k), value: v })), `${indent}  `, str)}\n${indent}}`;
 }
 
 /** Attributes and blocks at one indent: runs of one-line attributes get their `=` aligned. */
