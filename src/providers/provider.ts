@@ -78,6 +78,8 @@ export interface Provider {
    * `offline`: no credentials or network, everything as if nothing existed yet.
    */
   plan?(options: { offline: boolean }): Promise<DeployPlan>;
+  /** The stage's traffic, errors, latency and estimated cost per version over a period (providers that measure). */
+  status?(range: { since: number; until: number }): Promise<StatusReport>;
   /** Write the deployment as infrastructure as code (the platform's `exportFormats`). */
   export?(bundle: PackagedBundle, options: ExportOptions): Promise<ExportResult>;
   /** Run the endpoint on this machine (providers that can: the local one). */
@@ -130,5 +132,34 @@ export interface ExportResult {
   toUpload: { key: string; file: string; sha256: string }[];
   /** The bucket the template's parameter defaults to, when known. */
   bucket?: string;
+  notes: string[];
+}
+
+/** One version's figures over the period (null: the platform does not measure it). */
+export interface StatusRow {
+  version: string;
+  /** Its share of the stage's traffic now (1 = all). */
+  weight: number;
+  invocations: number;
+  errors: number;
+  /** Errors / invocations, 0–1 (0 without invocations). */
+  errorRate: number;
+  throttles: number | null;
+  coldStarts: number | null;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  averageMs: number | null;
+  maxMemoryMb: number | null;
+  /** List-price estimate for the period, in US dollars. */
+  costUsd: number;
+}
+
+export interface StatusReport {
+  since: string;
+  until: string;
+  rows: StatusRow[];
+  /** The stage over time: requests and p99 per bucket, oldest first. */
+  series: { time: string; requests: number; p99: number | null }[];
   notes: string[];
 }

@@ -61,6 +61,11 @@ export const CATALOG: CommandEntry[] = [
     load: async () => (await import('./versions.js')).rollbackCommand,
   },
   {
+    name: 'status',
+    summary: 'per version: requests, errors, throttles, cold starts, p50/p90/p99, memory and estimated cost',
+    load: async () => (await import('./status.js')).statusCommand,
+  },
+  {
     name: 'logs',
     summary: 'print the function’s logs (--follow to keep printing)',
     load: async () => (await import('./logs.js')).logsCommand,

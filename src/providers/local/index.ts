@@ -7,7 +7,7 @@ import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
 import { findPython } from '../../core/python.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState } from '../alias.js';
 import type { PackagedBundle } from '../../packaging/packaged.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, ServeHandle, ServeOptions, VersionInfo } from '../provider.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, ServeHandle, ServeOptions, StatusReport, VersionInfo } from '../provider.js';
 import { functionUrlEvent } from '../http-event.js';
 import { functionErrorOf, invokeResultOf, parseBody } from '../invoke-result.js';
 import { LocalRuntime, poolSize } from './runtime.js';
@@ -88,6 +88,12 @@ export class LocalProvider implements Provider {
       (v): VersionInfo => ({ version: String(v.version), created: v.created, bundleSha256: v.bundleSha256, modelSha256: v.modelSha256, aliases: aliasesOf(alias, this.stage, String(v.version)) }),
     );
     return { versions, alias: toState(this.stage, alias) };
+  }
+
+  /** What `serve` recorded for the stage over the range, per version. */
+  async status(range: { since: number; until: number }): Promise<StatusReport> {
+    const { localStatus } = await import('./status.js');
+    return localStatus(this.logFile, toState(this.stage, await this.store.alias()), this.ctx.loaded.config, range);
   }
 
   async promote(version: string | undefined, options: { weight?: number; finish?: boolean }): Promise<AliasState> {
