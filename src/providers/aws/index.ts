@@ -7,7 +7,7 @@ import type { PackagedBundle } from '../../packaging/packaged.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState, type AliasRecord } from '../alias.js';
 import { functionUrlEvent } from '../http-event.js';
 import { functionErrorOf, invokeResultOf, parseBody } from '../invoke-result.js';
-import type { AliasState, DeployResult, ExportOptions, ExportResult, InvokeRequest, InvokeResult, Provider, ProviderContext, VersionInfo } from '../provider.js';
+import type { AliasState, DeployResult, ExportOptions, ExportResult, InvokeRequest, InvokeResult, Provider, ProviderContext, StatusReport, VersionInfo } from '../provider.js';
 import { bucketExists, ensureBucket, uploadIfChanged } from './bucket.js';
 import { awsError, createClients, type AwsClients } from './clients.js';
 import { applyConcurrency } from './concurrency.js';
@@ -238,6 +238,15 @@ export class AwsProvider implements Provider {
     }
     const imageUri = bundle.image ? await this.step('image', `Pushing the image to ECR ${names.repository}`, (progress) => this.pushImage(d, uploaded, progress)) : undefined;
     return { uploaded, bucket: format === 'terraform' ? config.aws.bucket : plan.bucket.name, ...(imageUri ? { imageUri } : {}) };
+  }
+
+  /** The stage's versions over the range, from CloudWatch (metrics, REPORT lines). */
+  async status(range: { since: number; until: number }): Promise<StatusReport> {
+    const { names } = await this.names();
+    const c = await this.clients();
+    const { alias } = await this.versions();
+    const { awsStatus } = await import('./status.js');
+    return this.call('cloudwatch:GetMetricData', () => awsStatus(c, names, alias, this.ctx.loaded.config, range));
   }
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {
