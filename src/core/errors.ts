@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'PROVIDER_CONFIG'
   | 'PROVIDER_ERROR'
   | 'NOT_OWNED'
+  | 'CANARY_ROLLED_BACK'
   | 'REGISTRY_ERROR'
   | 'INTERNAL';
 

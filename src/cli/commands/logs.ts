@@ -12,6 +12,13 @@ export function parseSince(value: string, now = Date.now()): number {
   return t;
 }
 
+/** A duration (`30s`, `10m`, `2h`, `1d`) in ms; `flag` names it in the error. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+)([smhd])$/.exec(value);
+  if (!m || Number(m[1]) === 0) throw new MlserveError('USAGE', `${flag} ${value}: expected a duration such as 30s, 10m, 2h`, { hint: `e.g. ${flag} 10m` });
+  return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
 export const logsCommand: CommandBody = {
   options: [
     providerOption,
