@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'PROVIDER_ERROR'
   | 'NOT_OWNED'
   | 'CANARY_ROLLED_BACK'
+  | 'TUNE_NO_FIT'
   | 'REGISTRY_ERROR'
   | 'INTERNAL';
 

@@ -80,6 +80,11 @@ export interface Provider {
   plan?(options: { offline: boolean }): Promise<DeployPlan>;
   /** The stage's traffic, errors, latency and estimated cost per version over a period (providers that measure). */
   status?(range: { since: number; until: number }): Promise<StatusReport>;
+  /**
+   * Run the stage's current version at `memoryMb` (its CPU share with it): one cold request, then
+   * `requests` warm ones, each timed; what it created is removed (providers that tune).
+   */
+  measure?(memoryMb: number, o: { requests: number; request: { method: string; path: string; body: string } }): Promise<TuneSample>;
   /** Write the deployment as infrastructure as code (the platform's `exportFormats`). */
   export?(bundle: PackagedBundle, options: ExportOptions): Promise<ExportResult>;
   /** Run the endpoint on this machine (providers that can: the local one). */
@@ -162,4 +167,17 @@ export interface StatusReport {
   /** The stage over time: requests and p99 per bucket, oldest first. */
   series: { time: string; requests: number; p99: number | null }[];
   notes: string[];
+}
+
+/** One memory size's run for `mlserve tune`. */
+export interface TuneSample {
+  memoryMb: number;
+  /** Warm requests' durations (billed, where the platform bills), ms. */
+  durations: number[];
+  coldMs: number | null;
+  maxMemoryMb: number | null;
+  /** Why this size cannot serve the model (out of memory, a timeout, an error), when it cannot. */
+  failure?: string;
+  /** How it was measured (the CPU limit, say). */
+  method: string;
 }

@@ -66,6 +66,11 @@ export const CATALOG: CommandEntry[] = [
     load: async () => (await import('./status.js')).statusCommand,
   },
   {
+    name: 'tune',
+    summary: 'the memory size with the lowest cost per million requests that meets a p99 target',
+    load: async () => (await import('./tune.js')).tuneCommand,
+  },
+  {
     name: 'logs',
     summary: 'print the function’s logs (--follow to keep printing)',
     load: async () => (await import('./logs.js')).logsCommand,

@@ -7,7 +7,7 @@ import { readTextIfExists, writeFileAtomic } from '../../core/fs.js';
 import { findPython } from '../../core/python.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState } from '../alias.js';
 import type { PackagedBundle } from '../../packaging/packaged.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, ServeHandle, ServeOptions, StatusReport, VersionInfo } from '../provider.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, ServeHandle, ServeOptions, StatusReport, TuneSample, VersionInfo } from '../provider.js';
 import { functionUrlEvent } from '../http-event.js';
 import { functionErrorOf, invokeResultOf, parseBody } from '../invoke-result.js';
 import { LocalRuntime, poolSize } from './runtime.js';
@@ -88,6 +88,17 @@ export class LocalProvider implements Provider {
       (v): VersionInfo => ({ version: String(v.version), created: v.created, bundleSha256: v.bundleSha256, modelSha256: v.modelSha256, aliases: aliasesOf(alias, this.stage, String(v.version)) }),
     );
     return { versions, alias: toState(this.stage, alias) };
+  }
+
+  /** The current version at `memoryMb`, in one worker held to that memory's CPU share. */
+  async measure(memoryMb: number, o: { requests: number; request: { method: string; path: string; body: string } }): Promise<TuneSample> {
+    const { measureLocal } = await import('./measure.js');
+    const runtime = new LocalRuntime(this.store, this.ctx.loaded.config, this.stage, this.ctx.env);
+    try {
+      return await measureLocal(this.store, runtime, memoryMb, o);
+    } finally {
+      await runtime.close();
+    }
   }
 
   /** What `serve` recorded for the stage over the range, per version. */

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import type { Config } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
 import type { LocalAlias, LocalStore, LocalVersion } from './store.js';
-import { WorkerPool, type Outcome } from './worker-pool.js';
+import { WorkerPool, type WorkerSpec, type Outcome } from './worker-pool.js';
 
 /** Variables passed through from the user's shell, so local S3/SQS code can reach AWS or moto. */
 const PASS_THROUGH = /^(PATH|LANG|LC_ALL|HOME|AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|REGION|DEFAULT_REGION|PROFILE|CONFIG_FILE|SHARED_CREDENTIALS_FILE|ENDPOINT_URL.*)|MLSERVE_ARTIFACTS_BUCKET|MLSERVE_OUTPUT_BUCKET)$/;
@@ -75,29 +75,31 @@ export class LocalRuntime {
     return this.aliasCache.alias;
   }
 
+  /** What a version's workers are started with (`memoryMb`: what they may use; the config's unless tuning). */
+  spec(version: LocalVersion, memoryMb = this.config.resources.memory): WorkerSpec {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.env)) if (v !== undefined && PASS_THROUGH.test(k)) env[k] = v;
+    Object.assign(env, this.config.environment, {
+      AWS_LAMBDA_FUNCTION_NAME: this.functionName,
+      AWS_LAMBDA_FUNCTION_VERSION: String(version.version),
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+      MLSERVE_VERSION: String(version.version),
+      MLSERVE_STAGE: this.stage,
+    });
+    return {
+      python: version.python,
+      bundleDir: this.store.versionDir(version.version),
+      env,
+      timeoutMs: this.config.resources.timeout * 1000,
+      memoryMb,
+      onLog: (line, pid) => this.onLog?.(line, version.version, pid),
+    };
+  }
+
   pool(version: LocalVersion): WorkerPool {
     let pool = this.pools.get(version.version);
     if (!pool) {
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(this.env)) if (v !== undefined && PASS_THROUGH.test(k)) env[k] = v;
-      Object.assign(env, this.config.environment, {
-        AWS_LAMBDA_FUNCTION_NAME: this.functionName,
-        AWS_LAMBDA_FUNCTION_VERSION: String(version.version),
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.config.resources.memory),
-        MLSERVE_VERSION: String(version.version),
-        MLSERVE_STAGE: this.stage,
-      });
-      pool = new WorkerPool(
-        {
-          python: version.python,
-          bundleDir: this.store.versionDir(version.version),
-          env,
-          timeoutMs: this.config.resources.timeout * 1000,
-          memoryMb: this.config.resources.memory,
-          onLog: (line, pid) => this.onLog?.(line, version.version, pid),
-        },
-        poolSize(this.config),
-      );
+      pool = new WorkerPool(this.spec(version), poolSize(this.config));
       this.pools.set(version.version, pool);
     }
     return pool;

@@ -1,0 +1,67 @@
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { statIfExists } from '../../core/fs.js';
+
+/** Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). */
+export const MB_PER_VCPU = 1769;
+const PERIOD_US = 100_000;
+
+export interface CpuLimit {
+  /** How: a CFS quota in a cgroup (v2 or v1), or stopping and continuing the process (no cgroup). */
+  method: 'cgroup v2 cpu.max' | 'cgroup v1 cfs quota' | 'SIGSTOP/SIGCONT duty cycle';
+  release(): Promise<void>;
+}
+
+async function cgroup(dir: string, files: [string, string][], pid: number): Promise<() => Promise<void>> {
+  await mkdir(dir);
+  for (const [file, value] of files) await writeFile(`${dir}/${file}`, value);
+  await writeFile(`${dir}/cgroup.procs`, String(pid));
+  // The process has exited (or moved) by the time the group is removed; an empty group is deleted.
+  return () => rmdir(dir);
+}
+
+/**
+ * Hold `pid` to `vcpus` CPUs, as Lambda holds a function to its memory's share: a CFS quota where
+ * the machine lets mlserve make a cgroup, else by stopping the process for the rest of each 100 ms
+ * period (coarser, but anywhere).
+ */
+export async function limitCpu(pid: number, vcpus: number): Promise<CpuLimit> {
+  const quota = Math.max(1000, Math.round(PERIOD_US * vcpus));
+  const name = `mlserve-tune-${process.pid}-${pid}`;
+  const v2 = await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8').catch(() => '');
+  try {
+    if (v2.split(/\s+/).includes('cpu')) {
+      return { method: 'cgroup v2 cpu.max', release: await cgroup(`/sys/fs/cgroup/${name}`, [['cpu.max', `${quota} ${PERIOD_US}`]], pid) };
+    }
+    if (await statIfExists('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) {
+      return { method: 'cgroup v1 cfs quota', release: await cgroup(`/sys/fs/cgroup/cpu/${name}`, [['cpu.cfs_period_us', String(PERIOD_US)], ['cpu.cfs_quota_us', String(quota)]], pid) };
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error; // not allowed here: the fallback below
+  }
+  return dutyCycle(pid, Math.min(1, vcpus));
+}
+
+function dutyCycle(pid: number, share: number): CpuLimit {
+  const run = Math.round((PERIOD_US / 1000) * share);
+  let stopTimer: NodeJS.Timeout | undefined;
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ESRCH: the process is gone, nothing left to hold
+    }
+  };
+  const cycle = setInterval(() => {
+    signal('SIGCONT');
+    if (share < 1) stopTimer = setTimeout(() => signal('SIGSTOP'), run);
+  }, PERIOD_US / 1000);
+  return {
+    method: 'SIGSTOP/SIGCONT duty cycle',
+    release: async () => {
+      clearInterval(cycle);
+      clearTimeout(stopTimer);
+      signal('SIGCONT');
+    },
+  };
+}
