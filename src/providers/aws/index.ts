@@ -7,7 +7,7 @@ import type { PackagedBundle } from '../../packaging/packaged.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState, type AliasRecord } from '../alias.js';
 import { functionUrlEvent } from '../http-event.js';
 import { functionErrorOf, invokeResultOf, parseBody } from '../invoke-result.js';
-import type { AliasState, DeployResult, ExportOptions, ExportResult, InvokeRequest, InvokeResult, Provider, ProviderContext, StatusReport, VersionInfo } from '../provider.js';
+import type { AliasState, DeployResult, ExportOptions, ExportResult, InvokeRequest, InvokeResult, Provider, ProviderContext, StatusReport, TuneSample, VersionInfo } from '../provider.js';
 import { bucketExists, ensureBucket, uploadIfChanged } from './bucket.js';
 import { awsError, createClients, type AwsClients } from './clients.js';
 import { applyConcurrency } from './concurrency.js';
@@ -238,6 +238,16 @@ export class AwsProvider implements Provider {
     }
     const imageUri = bundle.image ? await this.step('image', `Pushing the image to ECR ${names.repository}`, (progress) => this.pushImage(d, uploaded, progress)) : undefined;
     return { uploaded, bucket: format === 'terraform' ? config.aws.bucket : plan.bucket.name, ...(imageUri ? { imageUri } : {}) };
+  }
+
+  /** The stage's version at `memoryMb`, as a temporary version of the function (deleted after). */
+  async measure(memoryMb: number, o: { requests: number; request: { method: string; path: string; body: string } }): Promise<TuneSample> {
+    const { names } = await this.names();
+    const c = await this.clients();
+    const { alias } = await this.versions();
+    if (!alias.version) throw new MlserveError('NOT_DEPLOYED', `nothing is deployed to stage ${names.alias} on aws`, { hint: 'run `mlserve deploy --provider aws` first: tune measures the deployed function' });
+    const { measureAws } = await import('./tune.js');
+    return this.call('lambda:Invoke', () => measureAws(c.lambda, { name: names.function, aliasVersion: alias.version!, memoryMb, ...o, retry: this.retry }));
   }
 
   /** The stage's versions over the range, from CloudWatch (metrics, REPORT lines). */
