@@ -19,6 +19,22 @@ def predict(model, inputs):
 `;
 
 describe('mlserve tune on the local provider', () => {
+  it('on the reference scikit-learn model: a table of five sizes with p50, p99 and cost per million, and a choice that meets the target', async () => {
+    const model = await project('sklearn-classifier');
+    const env = packagingEnv();
+    expect((await runCli(['deploy'], { cwd: model.dir, env })).code).toBe(0);
+    // init wrote mlserve.sample.json: tune sends it.
+    const r = await runCli(['tune', '--p99', '500ms', '--requests', '20'], { cwd: model.dir, env });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.split('\n').filter((line) => /^\s+\d+\s/.test(line));
+    expect(rows.map((line) => Number(line.trim().split(/\s+/)[0]))).toEqual([512, 1024, 1769, 3008, 5307]);
+    for (const line of rows) expect(line).toMatch(/^\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\.\d\d\s+(yes|no)/);
+    const choice = /^choice: (\d+) MB \(p99 (\d+) ms ≤ 500 ms/m.exec(r.stdout);
+    expect(choice, r.stdout).not.toBeNull();
+    expect(Number(choice![2])).toBeLessThanOrEqual(500);
+    expect(rows.find((line) => line.trim().startsWith(`${choice![1]} `))).toContain('← cheapest');
+  });
+
   it('runs the deployed bundle at each size under its CPU share, says which sizes fail, chooses the cheapest meeting the target, and --apply writes it', async () => {
     const model = await project('custom');
     writeFileSync(join(model.dir, 'predict.py'), BUSY);
