@@ -194,7 +194,7 @@ environment:
     for (const line of changed) expect(line, line).toMatch(/sha256|Version[0-9a-f]{16}|CodeSha256|[0-9a-f]{64}/);
     // The stale artifact beside the template is gone; only the new one is left to upload.
     expect(readdirSync(join(exported.cloudformation!, 'artifacts'), { recursive: true }).map(String).filter((f) => f.includes('/artifacts/'))).toHaveLength(1);
-  });
+  }, 240_000);
 
   it('uploads the code and offloaded artifacts to mlserve’s private bucket, and the template defaults to it', async () => {
     await moto.reset();
@@ -223,7 +223,7 @@ environment:
     // Nothing changed: nothing uploaded again.
     const again = await runCli(['export', '--format', 'cloudformation', '--json'], { cwd: model.dir, env: packagingEnv(moto.env) });
     expect(again.json<{ uploaded: string[] }>().uploaded).toEqual([]);
-  });
+  }, 240_000);
 
   it('warns when --out is inside the model directory, where the next package would bundle it', async () => {
     const model = await project('custom', ['--provider', 'aws', '--region', 'us-east-1', '--python', '3.12']);
@@ -233,7 +233,7 @@ environment:
     const quiet = await runCli(['export', '--format', 'terraform'], { cwd: model.dir, env: packagingEnv() });
     expect(quiet.stderr).not.toContain('inside the model directory');
     expect(readdirSync(join(model.dir, 'infrastructure', 'aws', 'terraform', 'dev'))).toEqual(['artifacts', 'main.tf']);
-  });
+  }, 240_000);
 
   it('refuses a format the provider does not write, before packaging', async () => {
     const model = await project('custom', ['--provider', 'azure']);
@@ -243,7 +243,7 @@ environment:
     const aws = await runCli(['export', '--format', 'bicep', '--provider', 'aws'], { cwd: model.dir, env: packagingEnv() });
     expect(aws.code).toBe(2);
     expect(aws.stderr).toContain('use one of: cloudformation, sam, terraform');
-  });
+  }, 240_000);
 });
 
 describe('mlserve export of a container image', () => {
@@ -303,5 +303,5 @@ describe('mlserve export of a container image', () => {
     expect(digest.status, digest.stderr).toBe(0);
     expect(template.Parameters.ImageUri.Default).toBe(`${repo.repositoryUri}@${digest.stdout.trim()}`);
     expect(readFileSync(join(tfOut, 'main.tf'), 'utf8')).toMatch(/image_uri\s+= var\.image_uri/);
-  });
+  }, 240_000);
 });

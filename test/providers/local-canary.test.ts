@@ -99,5 +99,5 @@ describe('a canary that protects itself (promote --watch, local provider)', () =
     } finally {
       await serve.stop();
     }
-  });
+  }, 240_000);
 });

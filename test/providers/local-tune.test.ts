@@ -33,7 +33,7 @@ describe('mlserve tune on the local provider', () => {
     expect(choice, r.stdout).not.toBeNull();
     expect(Number(choice![2])).toBeLessThanOrEqual(500);
     expect(rows.find((line) => line.trim().startsWith(`${choice![1]} `))).toContain('← cheapest');
-  });
+  }, 240_000);
 
   it('runs the deployed bundle at each size under its CPU share, says which sizes fail, chooses the cheapest meeting the target, and --apply writes it', async () => {
     const model = await project('custom');
@@ -61,5 +61,5 @@ describe('mlserve tune on the local provider', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^memory MB\s+p50 ms\s+p99 ms\s+cold ms\s+max MB\s+\$ per 1M\s+meets$/m);
     expect(text.stdout).toContain('no size meets p99 ≤ 1 ms');
-  });
+  }, 240_000);
 });
