@@ -61,6 +61,21 @@ describe('a canary that protects itself (promote --watch, local provider)', () =
     expect(breach(row('2', 20, 0, 2000), row('1', 100, 0, 1200), limits)).toBe("version 2's p99 2000 ms is over monitoring.p99 1000 ms and 1.5 times version 1's 1200 ms");
   });
 
+  it('refuses malformed watch flags before touching the stage', async () => {
+    const model = await project('custom');
+    const cli = (args: string[]) => runCli(args, { cwd: model.dir, env: packagingEnv() });
+    for (const [args, message] of [
+      [['promote', '2', '--weight', '10', '--steps', '10,100', '--watch', '1m'], '--weight and --steps both say where to start: give one'],
+      [['promote', '2', '--steps', '10,100'], '--steps and --interval go with --watch'],
+      [['promote', '2', '--steps', '50,10', '--watch', '1m'], '--steps 50,10: expected ascending whole percents from 1 to 100'],
+      [['promote', '2', '--weight', '10', '--watch', 'soon'], '--watch soon: expected a duration such as 30s, 10m, 2h'],
+    ] as const) {
+      const r = await cli([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
   it('rolls a failing version back by itself under load, with the reason; a healthy one steps to 100 %', async () => {
     const model = await project('custom');
     const env = packagingEnv();

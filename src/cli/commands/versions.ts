@@ -25,7 +25,6 @@ export const versionsCommand: CommandBody = {
     { command: 'mlserve versions prune --keep 3', description: 'free code storage (Lambda’s 75 GB fills up)' },
   ],
   async run(ctx, args, raw) {
-    const { MlserveError } = await import('../../core/errors.js');
     if (args[0] !== undefined && args[0] !== 'prune') throw new MlserveError('USAGE', `unknown versions action "${args[0]}"`, { hint: 'mlserve versions [prune --keep <n>]' });
     const { provider, id } = await openProvider(ctx, raw);
     if (args[0] === 'prune') {
@@ -64,7 +63,6 @@ export const promoteCommand: CommandBody = {
     { command: 'mlserve promote 2 --steps 10,50,100 --watch 10m', description: 'a canary that steps up, or rolls itself back' },
   ],
   async run(ctx, args, raw) {
-    const { MlserveError } = await import('../../core/errors.js');
     const weight = raw.weight === undefined ? undefined : Number(raw.weight);
     if (weight !== undefined && !(Number.isInteger(weight) && weight >= 1 && weight <= 100)) {
       throw new MlserveError('USAGE', `--weight ${String(raw.weight)}: expected a whole percent from 1 to 100`, { hint: 'e.g. --weight 10' });
@@ -80,6 +78,7 @@ export const promoteCommand: CommandBody = {
 
 /** The weights --steps lists (ascending whole percents, 1–100), else --weight's alone. */
 function stepsOf(raw: Record<string, unknown>, weight: number | undefined): number[] {
+  if (typeof raw.steps === 'string' && weight !== undefined) throw new MlserveError('USAGE', '--weight and --steps both say where to start: give one', { hint: 'mlserve promote 2 --steps 10,50,100 --watch 10m' });
   if (typeof raw.steps !== 'string') {
     if (weight === undefined) throw new MlserveError('USAGE', '--watch needs --weight or --steps', { hint: 'mlserve promote 2 --weight 10 --watch 10m' });
     return [weight];

@@ -22,7 +22,12 @@ async function requestsIn(logFile: string, range: { since: number; until: number
     const entry = JSON.parse(line) as { time: string; version: number; message: string };
     const time = Date.parse(entry.time);
     if (time < range.since || time > range.until || !entry.message.startsWith('{')) continue;
-    const record = JSON.parse(entry.message) as { event?: string; latency_ms?: number; status?: number; cold_start?: boolean };
+    let record: { event?: string; latency_ms?: number; status?: number; cold_start?: boolean };
+    try {
+      record = JSON.parse(entry.message) as typeof record;
+    } catch {
+      continue; // a line the model printed that only looks like JSON: not a request record
+    }
     if (record.event !== 'request' || typeof record.latency_ms !== 'number') continue;
     out.push({ time, version: String(entry.version), latency: record.latency_ms, error: (record.status ?? 200) >= 500, cold: record.cold_start === true });
   }
