@@ -48,10 +48,16 @@ export function forget(alias: AliasRecord, deleted: string[]): AliasRecord {
 
 /** The share of the stage's traffic each version gets (for `versions`). */
 export function aliasesOf(alias: AliasRecord, stage: string, version: string): VersionInfo['aliases'] {
-  const out: VersionInfo['aliases'] = [];
-  if (alias.version === version) out.push({ name: stage, weight: alias.canary ? 1 - alias.canary.weight : 1 });
-  if (alias.canary?.version === version) out.push({ name: stage, weight: alias.canary.weight });
-  return out;
+  const weight = weightsOf(alias).get(version);
+  return weight === undefined ? [] : [{ name: stage, weight }];
+}
+
+/** Each version the alias routes to, with its share of the traffic (1 = all). */
+export function weightsOf(alias: Pick<AliasRecord, 'version' | 'canary'>): Map<string, number> {
+  const weights = new Map<string, number>();
+  if (alias.version !== null) weights.set(alias.version, 1 - (alias.canary?.weight ?? 0));
+  if (alias.canary) weights.set(alias.canary.version, alias.canary.weight);
+  return weights;
 }
 
 export function toState(stage: string, alias: AliasRecord): AliasState {

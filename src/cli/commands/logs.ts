@@ -3,10 +3,16 @@ import type { LogLine } from '../../providers/provider.js';
 import type { CommandBody } from '../context.js';
 import { openProvider, providerFlagOptions, providerOption } from '../provider-context.js';
 
+/** `30s`, `10m`, `2h`, `1d` in ms, or undefined when the text is not one. */
+function durationOf(value: string): number | undefined {
+  const m = /^(\d+)([smhd])$/.exec(value);
+  return m ? Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's' | 'm' | 'h' | 'd'] : undefined;
+}
+
 /** `--since 10m` / `2h` / `1d` / an ISO time, as epoch ms. */
 export function parseSince(value: string, now = Date.now()): number {
-  const m = /^(\d+)([smhd])$/.exec(value);
-  if (m) return now - Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const ago = durationOf(value);
+  if (ago !== undefined) return now - ago;
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw new MlserveError('USAGE', `--since ${value}: expected a duration (30s, 10m, 2h, 1d) or an ISO time`, { hint: 'e.g. --since 10m' });
   return t;
@@ -14,9 +20,9 @@ export function parseSince(value: string, now = Date.now()): number {
 
 /** A duration (`30s`, `10m`, `2h`, `1d`) in ms; `flag` names it in the error. */
 export function parseDuration(value: string, flag: string): number {
-  const m = /^(\d+)([smhd])$/.exec(value);
-  if (!m || Number(m[1]) === 0) throw new MlserveError('USAGE', `${flag} ${value}: expected a duration such as 30s, 10m, 2h`, { hint: `e.g. ${flag} 10m` });
-  return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const ms = durationOf(value);
+  if (!ms) throw new MlserveError('USAGE', `${flag} ${value}: expected a duration such as 30s, 10m, 2h`, { hint: `e.g. ${flag} 10m` });
+  return ms;
 }
 
 export const logsCommand: CommandBody = {

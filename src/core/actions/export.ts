@@ -25,7 +25,7 @@ export interface ExportOutcome {
 }
 
 /** The directory an export writes to: `--out`, else `infrastructure/<provider>/<format>/<stage>` beside the config. */
-export function exportDir(o: Pick<ExportModelOptions, 'out' | 'provider' | 'format' | 'loaded'>): string {
+function exportDir(o: Pick<ExportModelOptions, 'out' | 'provider' | 'format' | 'loaded'>): string {
   return o.out ?? join(o.loaded.dir, 'infrastructure', o.provider, o.format, o.loaded.stage);
 }
 

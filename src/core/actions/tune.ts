@@ -24,7 +24,7 @@ export interface TuneResult {
 }
 
 /** A row from a run: warm percentiles and the cost of a million such requests. */
-export function rowOf(sample: TuneSample, p99Target: number, arch: 'x86_64' | 'arm64'): TuneRow {
+function tuneRow(sample: TuneSample, p99Target: number, arch: 'x86_64' | 'arm64'): TuneRow {
   const sorted = [...sample.durations].sort((a, b) => a - b);
   const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
   const costPerMillion = mean === null ? null : LAMBDA_PRICES.perMillionRequests + 1e6 * (mean / 1000) * (sample.memoryMb / 1024) * LAMBDA_PRICES.perGbSecond[arch];
@@ -51,7 +51,7 @@ export async function tuneModel(provider: Provider, o: { sizes: number[]; reques
   const rows: TuneRow[] = [];
   for (const size of o.sizes) {
     const sample = await o.reporter.step(`Measuring at ${size} MB (${o.requests} warm requests)`, () => provider.measure!(size, { requests: o.requests, request: o.request }));
-    rows.push(rowOf(sample, o.p99Target, o.arch));
+    rows.push(tuneRow(sample, o.p99Target, o.arch));
   }
   const fit = rows.filter((r) => r.meets).sort((a, b) => a.costPerMillion! - b.costPerMillion! || a.p99! - b.p99!);
   return { rows, choice: fit[0] ?? null, p99Target: o.p99Target };

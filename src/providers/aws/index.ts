@@ -244,7 +244,7 @@ export class AwsProvider implements Provider {
   async measure(memoryMb: number, o: { requests: number; request: { method: string; path: string; body: string } }): Promise<TuneSample> {
     const { names } = await this.names();
     const c = await this.clients();
-    const { alias } = await this.versions();
+    const alias = await this.aliasState();
     if (!alias.version) throw new MlserveError('NOT_DEPLOYED', `nothing is deployed to stage ${names.alias} on aws`, { hint: 'run `mlserve deploy --provider aws` first: tune measures the deployed function' });
     const { measureAws } = await import('./tune.js');
     return this.call('lambda:Invoke', () => measureAws(c.lambda, { name: names.function, aliasVersion: alias.version!, memoryMb, ...o, retry: this.retry }));
@@ -254,9 +254,16 @@ export class AwsProvider implements Provider {
   async status(range: { since: number; until: number }): Promise<StatusReport> {
     const { names } = await this.names();
     const c = await this.clients();
-    const { alias } = await this.versions();
+    const alias = await this.aliasState();
     const { awsStatus } = await import('./status.js');
     return this.call('cloudwatch:GetMetricData', () => awsStatus(c, names, alias, this.ctx.loaded.config, range));
+  }
+
+  /** Where the stage's alias points (no version listing). */
+  private async aliasState(): Promise<AliasState> {
+    const { names } = await this.names();
+    const c = await this.clients();
+    return toState(names.alias, await this.call('lambda:GetAlias', () => readAlias(c.lambda, names.function, names.alias)));
   }
 
   async versions(): Promise<{ versions: VersionInfo[]; alias: AliasState }> {

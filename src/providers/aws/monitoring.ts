@@ -31,13 +31,13 @@ async function dashboardExists(cw: CloudWatchClient, name: string): Promise<bool
  * The planned alarms (each put: create or update) and dashboard; alarms under the prefix the plan no
  * longer has are deleted, and with monitoring off, the dashboard too. Returns what deploy says.
  */
-export async function ensureMonitoring(cw: CloudWatchClient, plan: MonitoringPlan, names: Pick<AwsNames, 'dashboard' | 'tags'>): Promise<string> {
+export async function ensureMonitoring(cw: CloudWatchClient, plan: MonitoringPlan, names: Pick<AwsNames, 'alarmPrefix' | 'dashboard' | 'tags'>): Promise<string> {
   for (const alarm of plan.alarms) await cw.send(new PutMetricAlarmCommand(alarm));
-  const stale = (await alarmsUnder(cw, plan.prefix, names.tags)).filter((n) => !plan.alarms.some((a) => a.AlarmName === n));
+  const stale = (await alarmsUnder(cw, names.alarmPrefix, names.tags)).filter((n) => !plan.alarms.some((a) => a.AlarmName === n));
   if (stale.length) await cw.send(new DeleteAlarmsCommand({ AlarmNames: stale }));
   if (plan.dashboard) {
     await cw.send(new PutDashboardCommand({ DashboardName: plan.dashboard.name, DashboardBody: JSON.stringify(plan.dashboard.body) }));
-    return `alarms: ${plan.alarms.map((a) => a.AlarmName.slice(plan.prefix.length)).join(', ')}${plan.alarms[0]?.AlarmActions.length ? ` (notifying ${plan.alarms[0].AlarmActions[0]})` : ' (no monitoring.alarmTopic: none notified)'}; dashboard ${plan.dashboard.name}`;
+    return `alarms: ${plan.alarms.map((a) => a.AlarmName.slice(names.alarmPrefix.length)).join(', ')}${plan.alarms[0]?.AlarmActions.length ? ` (notifying ${plan.alarms[0].AlarmActions[0]})` : ' (no monitoring.alarmTopic: none notified)'}; dashboard ${plan.dashboard.name}`;
   }
   if (await dashboardExists(cw, names.dashboard)) await cw.send(new DeleteDashboardsCommand({ DashboardNames: [names.dashboard] }));
   return 'monitoring.alarms is false: no alarms or dashboard';

@@ -155,9 +155,8 @@ export interface AlarmPlan {
   Tags: { Key: string; Value: string }[];
 }
 
+/** Every alarm's name starts with the stage's `names.alarmPrefix`: destroy and a deploy with alarms off find them by it. */
 export interface MonitoringPlan {
-  /** Every alarm's name starts with it: destroy and a deploy with alarms off find them by it. */
-  prefix: string;
   alarms: AlarmPlan[];
   /** Absent when monitoring.alarms is false. */
   dashboard?: { name: string; body: Record<string, unknown> };
@@ -223,7 +222,7 @@ function aliasDimensions(names: AwsNames): { Name: string; Value: string }[] {
  */
 function monitoringPlan(config: Config, names: AwsNames, where: AwsWhere): MonitoringPlan {
   const prefix = names.alarmPrefix;
-  if (!config.monitoring.alarms) return { prefix, alarms: [] };
+  if (!config.monitoring.alarms) return { alarms: [] };
   const Dimensions = aliasDimensions(names);
   const topic = config.monitoring.alarmTopic ? [config.monitoring.alarmTopic] : [];
   const common = {
@@ -247,7 +246,7 @@ function monitoringPlan(config: Config, names: AwsNames, where: AwsWhere): Monit
     { AlarmName: `${prefix}p99`, AlarmDescription: `mlserve: ${names.alias}'s p99 latency is over ${config.monitoring.p99} ms (monitoring.p99)`, Threshold: config.monitoring.p99, Namespace: 'AWS/Lambda', MetricName: 'Duration', Dimensions, Period: 60, ExtendedStatistic: 'p99', ...common },
     { AlarmName: `${prefix}throttles`, AlarmDescription: `mlserve: ${names.alias}'s requests are being throttled (raise resources.concurrency or the account's limit)`, Threshold: 0, Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions, Period: 60, Statistic: 'Sum', ...common },
   ];
-  return { prefix, alarms, dashboard: { name: names.dashboard, body: dashboardBody(config, names, where, alarms) } };
+  return { alarms, dashboard: { name: names.dashboard, body: dashboardBody(config, names, where, alarms) } };
 }
 
 /** The stage at a glance: requests, errors and throttles; p50/p90/p99 against the target; cold starts; the alarms. */

@@ -2,6 +2,7 @@ import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/clie
 import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Config } from '../../core/config/schema.js';
+import { weightsOf } from '../alias.js';
 import type { AliasState, StatusReport, StatusRow } from '../provider.js';
 import { estimateCost, LAMBDA_PRICES } from '../status.js';
 import type { AwsNames } from './names.js';
@@ -81,9 +82,7 @@ async function billedAs(lambda: LambdaClient, name: string, version: string, con
  */
 export async function awsStatus(c: { cloudwatch: CloudWatchClient; logs: CloudWatchLogsClient; lambda: LambdaClient; region: string }, names: AwsNames, alias: AliasState, config: Config, range: Range): Promise<StatusReport> {
   const stage = { FunctionName: names.function, Resource: `${names.function}:${names.alias}` };
-  const weights = new Map<string, number>();
-  if (alias.version) weights.set(alias.version, 1 - (alias.canary?.weight ?? 0));
-  if (alias.canary) weights.set(alias.canary.version, alias.canary.weight);
+  const weights = weightsOf(alias);
   const period = wholePeriod(range);
   const versions = [...weights.keys()];
   const totals = await metricData(c.cloudwatch, [

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Config } from '../../core/config/schema.js';
 import { statIfExists } from '../../core/fs.js';
+import { weightsOf } from '../alias.js';
 import type { AliasState, StatusReport } from '../provider.js';
 import { estimateCost, LAMBDA_PRICES, percentile, rowOf } from '../status.js';
 
@@ -51,9 +52,7 @@ function seriesOf(requests: Request[], range: { since: number; until: number }):
  */
 export async function localStatus(logFile: string, alias: AliasState, config: Config, range: { since: number; until: number }): Promise<StatusReport> {
   const requests = await requestsIn(logFile, range);
-  const weights = new Map<string, number>();
-  if (alias.version) weights.set(alias.version, 1 - (alias.canary?.weight ?? 0));
-  if (alias.canary) weights.set(alias.canary.version, alias.canary.weight);
+  const weights = weightsOf(alias);
   const versions = [...new Set([...weights.keys(), ...requests.map((r) => r.version)])].sort((a, b) => Number(a) - Number(b));
   const cost = (averageMs: number | null, invocations: number) => estimateCost({ invocations, averageMs, memoryMb: config.resources.memory, arch: config.runtime.arch });
   const rows = versions.map((v) => {

@@ -258,7 +258,7 @@ function s3Triggers(plan: AwsPlan, target: Json): Template {
 
 /** The logical ID of a planned alarm: `Alarm` and its name after the prefix, in words (error-rate → AlarmErrorRate). */
 function alarmLogicalId(plan: AwsPlan, name: string): string {
-  return `Alarm${name.slice(plan.monitoring.prefix.length).split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}`;
+  return `Alarm${name.slice(plan.names.alarmPrefix.length).split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}`;
 }
 
 /** The stage's alarms (empty action lists left out) and dashboard, as deploy puts them. */

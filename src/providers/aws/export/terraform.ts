@@ -211,7 +211,7 @@ function monitoringBlocks(plan: AwsPlan): Block[] {
       { key: 'ok_actions', value: a.OKActions },
       { key: 'tags', value: Object.fromEntries(a.Tags.map((t) => [t.Key, t.Value])) },
     ];
-    return res('aws_cloudwatch_metric_alarm', snakeId(a.AlarmName.slice(plan.monitoring.prefix.length)), body);
+    return res('aws_cloudwatch_metric_alarm', snakeId(a.AlarmName.slice(plan.names.alarmPrefix.length)), body);
   });
   const d = plan.monitoring.dashboard;
   if (d) out.push(res('aws_cloudwatch_dashboard', 'stage', [{ key: 'dashboard_name', value: d.name }, { key: 'dashboard_body', value: json(d.body) }]));
