@@ -51,7 +51,7 @@ describe('mlserve tune on the local provider', () => {
     for (const row of served) expect(row).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number), costPerMillion: expect.any(Number), maxMemoryMb: expect.any(Number) });
     const at = (mb: number) => served.find((row) => row.memoryMb === mb)!;
     // A third of a vCPU at 512 MB against a whole one at 1,769 MB: the same work takes clearly longer.
-    expect(at(512).p50!).toBeGreaterThan(1.5 * at(1769).p50!);
+    expect(at(512).p50!, JSON.stringify(served)).toBeGreaterThan(1.5 * at(1769).p50!);
     const fits = served.filter((row) => row.p99! <= 2000);
     expect(result.choice!.memoryMb).toBe(fits.sort((a, b) => a.costPerMillion! - b.costPerMillion!)[0]!.memoryMb);
     expect(result.choice!.p99!).toBeLessThanOrEqual(2000);
