@@ -96,6 +96,8 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
       ['create', 'Microsoft.Web/sites'],
       ...Array(2).fill(['create', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies']),
       ...Array(5).fill(['create', 'Microsoft.Authorization/roleAssignments']),
+      ...Array(2).fill(['create', 'Microsoft.Insights/scheduledQueryRules']),
+      ['create', 'Microsoft.Insights/workbooks'],
     ]);
     const site = plan.resources.find((r) => r.type === 'Microsoft.Web/sites')!;
     expect(site).toMatchObject({ apiVersion: '2024-11-01', body: { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { httpsOnly: true } } });
@@ -160,6 +162,14 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     const lines = logs.json<{ lines: { stream: string; message: string }[] }>().lines;
     expect(lines.some((l) => l.stream === site!.name && /"event": "request".*"status": 200/.test(l.message))).toBe(true);
 
+    // Alerts: two log search rules on the stage's Application Insights over the same request records, and a workbook, all tagged.
+    const rules = byType('Microsoft.Insights/scheduledQueryRules');
+    expect(rules.map((r) => r.name).sort()).toEqual(['mlserve-iris-dev-error-rate', 'mlserve-iris-dev-p99']);
+    for (const r of rules) expect(r).toMatchObject({ location: 'westeurope', tags: { 'mlserve:app': 'iris', 'mlserve:stage': 'dev' }, properties: { enabled: true, scopes: [insights!.id] } });
+    const threshold = (name: string) => (rules.find((r) => r.name.endsWith(name))!.properties.criteria as { allOf: { threshold: number }[] }).allOf[0]!.threshold;
+    expect([threshold('error-rate'), threshold('p99')]).toEqual([5, 1000]);
+    expect(byType('Microsoft.Insights/workbooks')).toEqual([expect.objectContaining({ kind: 'shared', tags: expect.objectContaining({ 'mlserve:app': 'iris' }), properties: expect.objectContaining({ sourceId: insights!.id, displayName: 'mlserve iris/dev' }) })]);
+
     // Signed in, the plan reads what exists: now every resource would be updated (PUT again), none created.
     const replanned = (await cli(['deploy', '--dry-run', '--json'])).json<{ resources: { action: string }[] }>();
     expect(new Set(replanned.resources.map((r) => r.action))).toEqual(new Set(['update']));
@@ -184,6 +194,36 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     expect((await cli(['promote', '2', '--json'])).code).toBe(0);
     expect((await blobJson<{ version: string }>('iris/dev/stage.json')).version).toBe('2');
     expect(arm.publishes(site!.name).at(-1)).toBe(v2);
+
+    // status: the request records in Application Insights, each under the version whose model it ran.
+    // One real request on version 2, then four records as the host would collect them (two failing),
+    // a line that is not a record, and one from before --since.
+    expect((await cli(['invoke', '--data', '{"instances": [[6.7, 3.0, 5.2, 2.3]]}'])).code).toBe(0);
+    const models = await blobJson<{ version: string; modelSha256: string }[]>('iris/dev/versions.json');
+    const record = (status: number, latency: number) => JSON.stringify({ event: 'request', status, latency_ms: latency, cold_start: false, model: { sha256: models[1]!.modelSha256 } });
+    arm.addTraces(site!.name, [
+      { message: record(500, 400) }, { message: record(500, 300) }, { message: record(200, 200) }, { message: record(200, 100) },
+      { message: 'Executed function serve (Succeeded)' },
+      { message: record(500, 9999), at: new Date(Date.now() - 3_600_000) },
+    ]);
+    const real = (await cli(['logs', '--since', '10m', '--json'])).json<{ lines: { message: string }[] }>().lines
+      .filter((l) => l.message.startsWith('{"_aws"'))
+      .map((l) => JSON.parse(l.message) as { latency_ms: number; status: number; cold_start: boolean; model: { sha256: string } });
+    const expected = (sha: string, extra: number[], failed: number) => {
+      const mine = real.filter((r) => r.model.sha256 === sha);
+      const latencies = [...mine.map((r) => r.latency_ms), ...extra].sort((a, b) => a - b);
+      return { invocations: latencies.length, errors: failed, coldStarts: mine.filter((r) => r.cold_start).length, p50: latencies[Math.ceil(latencies.length / 2) - 1], p99: latencies.at(-1) };
+    };
+    const status = await cli(['status', '--since', '10m', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const report = status.json<{ rows: { version: string; weight: number; invocations: number; errors: number; coldStarts: number; p50: number; p99: number; costUsd: number }[]; notes: string[] }>();
+    expect(report.rows).toEqual([
+      expect.objectContaining({ version: '1', weight: 0, ...expected(models[0]!.modelSha256, [], 0) }),
+      expect.objectContaining({ version: '2', weight: 1, ...expected(models[1]!.modelSha256, [400, 300, 200, 100], 2) }),
+    ]);
+    expect(report.rows[1]!.invocations).toBe(5);
+    expect(report.rows[1]!.costUsd).toBeGreaterThan(0);
+    expect(report.notes.join('\n')).toMatch(/Flex Consumption on demand, list prices/);
     const listed = (await cli(['versions', '--json'])).json<{ versions: { version: string }[]; alias: { version: string } }>();
     expect(listed).toMatchObject({ versions: [{ version: '1' }, { version: '2' }], alias: { version: '2' } });
     // prune: version 1 (not pointed at) goes, with its package blob; the stage's version stays.
@@ -233,9 +273,15 @@ describe('azure provider against Azurite and the ARM stand-in', () => {
     await user.resources.beginDeleteByIdAndWait(mine.id, '2022-04-01', { updateIntervalInMs: 100 });
     const byHand = `${mine.properties.scope as string}/providers/Microsoft.Authorization/roleAssignments/0b9c6f3e-1111-4222-8333-444455556666`;
     await user.resources.beginCreateOrUpdateByIdAndWait(byHand, '2022-04-01', { properties: { roleDefinitionId: mine.properties.roleDefinitionId, principalId: mine.properties.principalId } }, { updateIntervalInMs: 100 });
+    // This redeploy also turns monitoring.alarms off: the stage's alert rules and workbook go, nothing else.
+    const alerting = () => arm.resources().filter((r) => /scheduledQueryRules|workbooks/.test(r.type) && r.tags?.['mlserve:app'] === 'shared').length;
+    expect(alerting()).toBe(3);
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(join(model.dir, 'mlserve.config.yaml'), 'monitoring:\n  alarms: false\n');
     const again = await cli(['deploy', '--json']);
     expect(again.code, again.stderr).toBe(0);
     expect(grants()).toHaveLength(5);
+    expect(alerting()).toBe(0);
 
     const gone = await cli(['destroy', '--yes', '--json']);
     expect(gone.code, gone.stderr).toBe(0);

@@ -50,6 +50,8 @@ export interface AzureStandin {
   publishes(site: string): string[];
   /** How many requests were answered 429 (throttled). */
   throttled(): number;
+  /** Log lines as the Functions host would collect them from `site`'s app (stamped `at`, default now). */
+  addTraces(site: string, lines: { message: string; at?: Date }[]): void;
   stop(): Promise<void>;
 }
 
@@ -227,6 +229,8 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
       const ikey = (existing?.properties.InstrumentationKey as string | undefined) ?? randomUUID();
       Object.assign(r.properties, { InstrumentationKey: ikey, ConnectionString: `InstrumentationKey=${ikey}`, AppId: existing?.properties.AppId ?? randomUUID(), ApplicationId: r.name });
     }
+    const invalid = type === 'Microsoft.Insights/scheduledQueryRules' ? invalidRule(r) : type === 'Microsoft.Insights/workbooks' ? invalidWorkbook(r) : undefined;
+    if (invalid) return error(400, 'BadRequest', invalid);
     if (type === 'Microsoft.Storage/storageAccounts/blobServices/containers') await blob.getContainerClient(r.name).createIfNotExists();
     if (type === 'Microsoft.Web/sites') {
       const site = sites.get(key(id)) ?? (await startSite(id, r.name));
@@ -240,6 +244,39 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     if (type === 'Microsoft.Storage/storageAccounts' && !existing) return accepted('location', id, send);
     if (type === 'Microsoft.Web/sites') return accepted('async', id, send, r);
     return send(status, r);
+  }
+
+  /**
+   * monitor/…/2023-12-01/scheduledQueryRule_API.json: location and properties.enabled, criteria and
+   * scopes are required; each condition's timeAggregation and operator are from their enums; no more
+   * failing periods than evaluation periods. The scopes must exist (the service checks them).
+   */
+  function invalidRule(r: Resource): string | undefined {
+    const p = r.properties as { enabled?: unknown; scopes?: string[]; criteria?: { allOf?: { query?: string; timeAggregation?: string; operator?: string; threshold?: unknown; failingPeriods?: { numberOfEvaluationPeriods?: number; minFailingPeriodsToAlert?: number } }[] }; windowSize?: string; evaluationFrequency?: string };
+    if (!r.location) return 'location is required';
+    if (typeof p.enabled !== 'boolean' || !p.scopes?.length || !p.criteria?.allOf?.length) return 'properties.enabled, properties.scopes and properties.criteria.allOf are required';
+    const missing = p.scopes.find((scope) => !state.has(key(scope)));
+    if (missing) return `scope ${missing} does not exist`;
+    for (const c of p.criteria.allOf) {
+      if (!c.query || !['Count', 'Average', 'Minimum', 'Maximum', 'Total'].includes(c.timeAggregation ?? '') || !['Equals', 'GreaterThan', 'GreaterThanOrEqual', 'LessThan', 'LessThanOrEqual'].includes(c.operator ?? '') || typeof c.threshold !== 'number') {
+        return 'each condition needs a query, a timeAggregation and an operator from their enums, and a numeric threshold';
+      }
+      if ((c.failingPeriods?.minFailingPeriodsToAlert ?? 1) > (c.failingPeriods?.numberOfEvaluationPeriods ?? 1)) return 'minFailingPeriodsToAlert must be at most numberOfEvaluationPeriods';
+    }
+    return [p.windowSize, p.evaluationFrequency].every((d) => d === undefined || /^PT\d+[MH]$|^P1D$/.test(d)) ? undefined : 'windowSize and evaluationFrequency are ISO 8601 durations';
+  }
+
+  /** applicationinsights/…/2023-06-01/workbooks_API.json: a GUID name, kind shared, displayName, category and serializedData (JSON) required. */
+  function invalidWorkbook(r: Resource): string | undefined {
+    const p = r.properties as { displayName?: string; category?: string; serializedData?: string };
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(r.name)) return `workbook names are GUIDs, not ${r.name}`;
+    if (r.kind !== 'shared' || !r.location || !p.displayName || !p.category || typeof p.serializedData !== 'string') return 'kind shared, location, displayName, category and serializedData are required';
+    try {
+      JSON.parse(p.serializedData);
+    } catch {
+      return 'serializedData is not JSON';
+    }
+    return undefined;
   }
 
   function accepted(kind: 'async' | 'location', resourceId: string, send: Send, body?: Resource, onDone?: () => Promise<void>): void {
@@ -371,6 +408,11 @@ export async function startAzureStandin(o: StandinOptions): Promise<AzureStandin
     resources: () => [...state.values()],
     publishes: (name) => [...sites.values()].find((s) => s.name === name)?.publishes ?? [],
     throttled: () => throttled,
+    addTraces: (name, lines) => {
+      const site = [...sites.values()].find((x) => x.name === name);
+      if (!site) throw new Error(`no site ${name}`);
+      site.traces.push(...lines.map((l) => ({ timestamp: (l.at ?? new Date()).toISOString(), message: l.message, severityLevel: 1 })));
+    },
     stop: async () => {
       for (const k of [...sites.keys()]) await stopSite(k);
       await new Promise((r) => server.close(r));

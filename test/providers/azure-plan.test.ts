@@ -20,6 +20,9 @@ describe('the Azure deployment plan (what deploy sends to Resource Manager)', ()
       ['function-app', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies'],
       ['function-app', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies'],
       ...[1, 2, 3, 4, 5].map(() => ['access', 'Microsoft.Authorization/roleAssignments']),
+      ['alerts', 'Microsoft.Insights/scheduledQueryRules'],
+      ['alerts', 'Microsoft.Insights/scheduledQueryRules'],
+      ['alerts', 'Microsoft.Insights/workbooks'],
     ]);
     for (const r of p.resources) {
       expect(r.id.startsWith(`/subscriptions/${SUB}/resourceGroups/mlserve-iris-dev`), r.id).toBe(true);
@@ -44,7 +47,34 @@ describe('the Azure deployment plan (what deploy sends to Resource Manager)', ()
     const settings = site.properties.siteConfig.appSettings;
     expect(settings).toEqual(expect.arrayContaining([{ name: 'LOG_LEVEL', value: 'info' }, { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }]));
     expect(JSON.stringify(settings)).not.toMatch(/AccountKey|SharedAccessSignature|InstrumentationKey/);
-    expect(p.notes).toEqual(['resources.memory 1024 MB: Flex Consumption instances have 2048 or 4096 MB; using 2048 MB']);
+    expect(p.notes).toEqual(['resources.memory 1024 MB: Flex Consumption instances have 2048 or 4096 MB; using 2048 MB', 'no monitoring.actionGroup: alerts show in Azure Monitor but notify no one']);
+  });
+
+  it('watches the stage as on AWS: log search alerts on its Application Insights (error rate, p99 in 3 of 5 minutes) and a workbook; none when monitoring.alarms is false', () => {
+    const group = `/subscriptions/${SUB}/resourceGroups/ops/providers/microsoft.insights/actionGroups/on-call`;
+    const p = plan({ monitoring: { errorRate: 2.5, p99: 300, actionGroup: group } });
+    const insights = p.resources.find((r) => r.type === 'Microsoft.Insights/components')!.id;
+    const rules = p.resources.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
+    expect(rules.map((r) => r.name)).toEqual(['mlserve-iris-dev-error-rate', 'mlserve-iris-dev-p99']);
+    for (const r of rules) {
+      expect(r.body).toMatchObject({ location: 'eastus', kind: 'LogAlert', tags: { 'mlserve:app': 'iris', 'mlserve:stage': 'dev' }, properties: { enabled: true, scopes: [insights], windowSize: 'PT1M', evaluationFrequency: 'PT1M', autoMitigate: true, actions: { actionGroups: [group] } } });
+    }
+    const condition = (i: number) => (rules[i]!.body.properties as { criteria: { allOf: { query: string; metricMeasureColumn: string; operator: string; threshold: number; failingPeriods: unknown }[] } }).criteria.allOf[0]!;
+    expect(condition(0)).toMatchObject({ metricMeasureColumn: 'errorRate', operator: 'GreaterThan', threshold: 2.5, failingPeriods: { numberOfEvaluationPeriods: 5, minFailingPeriodsToAlert: 3 } });
+    expect(condition(1)).toMatchObject({ metricMeasureColumn: 'p99', threshold: 300 });
+    // Both read the handler's request records, the same lines `mlserve status` counts.
+    for (const i of [0, 1]) expect(condition(i).query).toMatch(/^traces \| where message has "request" \| extend r = parse_json\(message\) \| where tostring\(r\.event\) == "request" \| summarize /);
+    const book = p.resources.find((r) => r.type === 'Microsoft.Insights/workbooks')!;
+    expect(book.name).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const data = JSON.parse((book.body.properties as { serializedData: string }).serializedData) as { items: { type: number; content: { query?: string } }[]; fallbackResourceIds: string[] };
+    expect(data.fallbackResourceIds).toEqual([insights]);
+    expect(data.items.filter((i) => i.type === 3).map((i) => i.content.query)).toEqual([expect.stringContaining('requests = count()'), expect.stringContaining('p99 = percentile'), expect.stringContaining('coldStarts')]);
+    expect(p.notes).not.toContain('no monitoring.actionGroup: alerts show in Azure Monitor but notify no one');
+
+    const off = plan({ monitoring: { alarms: false } });
+    expect(off.resources.filter((r) => r.step === 'alerts')).toEqual([]);
+    // An earlier deploy's rules and workbook are what the next deploy (and destroy) remove.
+    expect(off.retired.map((r) => r.id)).toEqual(p.resources.filter((r) => r.step === 'alerts').map((r) => r.id));
   });
 
   it('has the Flex Consumption shape of Microsoft\'s published example, with identity-based deployment storage', () => {

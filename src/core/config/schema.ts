@@ -203,14 +203,19 @@ const monitoring = z
     alarms: z
       .boolean()
       .default(true)
-      .describe('Alarms on the stage (error rate, p99 latency, throttles) and a dashboard, created by deploy and removed by destroy (AWS). false: none, and existing ones are removed.'),
+      .describe('Alarms on the stage and a dashboard, created by deploy and removed by destroy: on AWS, CloudWatch alarms (error rate, p99 latency, throttles) and a dashboard; on Azure, log search alert rules on Application Insights (error rate, p99 latency) and a workbook. false: none, and existing ones are removed.'),
     errorRate: z.number().min(0).max(100).default(5).describe('Error-rate alarm: more than this percentage of requests failing, in 3 of 5 minutes.'),
     p99: int(1, 900000, 'ms').default(1000).describe('Latency alarm: p99 above this many milliseconds, in 3 of 5 minutes (the latency target).'),
     alarmTopic: z
       .string()
       .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, { error: 'expected an SNS topic ARN (arn:aws:sns:region:account:name)' })
       .optional()
-      .describe('SNS topic told when an alarm fires and when it clears.'),
+      .describe('SNS topic told when an alarm fires and when it clears (AWS).'),
+    actionGroup: z
+      .string()
+      .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/microsoft\.insights\/actionGroups\/[^/]+$/i, { error: 'expected an action group resource ID (/subscriptions/…/resourceGroups/…/providers/microsoft.insights/actionGroups/name)' })
+      .optional()
+      .describe('Azure Monitor action group told when an alert fires and when it resolves (Azure).'),
   })
   .prefault({})
   .describe('What watches the endpoint once it is deployed.');

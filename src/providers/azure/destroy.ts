@@ -20,7 +20,8 @@ export async function destroyAzure(c: AzureClients, names: AzureNames, plan: Azu
     return [rg, ...inside];
   }
   const removed: string[] = [];
-  for (const r of [...plan.resources].reverse()) {
+  // Retired resources too: alert rules an earlier deploy made before monitoring.alarms was turned off.
+  for (const r of [...plan.resources, ...plan.retired].reverse()) {
     if (r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies') continue; // settings of the site: they go with it
     let found;
     try {

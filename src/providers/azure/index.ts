@@ -6,17 +6,19 @@ import { MlserveError } from '../../core/errors.js';
 import type { PackagedBundle } from '../../packaging/packaged.js';
 import { aliasesOf, forget, promote, prunable, rollback, switchTo, toState, type AliasRecord } from '../alias.js';
 import { parseBody } from '../invoke-result.js';
-import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, VersionInfo } from '../provider.js';
+import type { AliasState, DeployResult, InvokeRequest, InvokeResult, LogLine, Provider, ProviderContext, StatusReport, VersionInfo } from '../provider.js';
 import { applyResource, siteHosts, type Applied } from './apply.js';
 import { azureError, createAzureClients, type AzureClients } from './clients.js';
 import { cloudOf } from './cloud.js';
-import { azureNames, azurePlan, storageAccountOf, type AzureNames, type AzurePlan, type PlannedResource } from './plan.js';
+import { QUERY_ROW_LIMIT, queryTraces } from './insights.js';
+import { azureNames, azurePlan, flexMemory, storageAccountOf, type AzureNames, type AzurePlan, type PlannedResource } from './plan.js';
 import { oneDeploy } from './publish.js';
 import { resolveAzureSettings } from './settings.js';
+import { azureStatus } from './status.js';
 import { BlobVersions, uploadOnce } from './versions.js';
 
 /** Steps of a deploy, in order; each is idempotent, so a deploy killed after any of them converges when run again. */
-export const DEPLOY_STEPS = ['identity', 'resource-group', 'storage', 'monitoring', 'plan', 'function-app', 'access', 'upload', 'publish', 'alias'] as const;
+export const DEPLOY_STEPS = ['identity', 'resource-group', 'storage', 'monitoring', 'plan', 'function-app', 'access', 'alerts', 'upload', 'publish', 'alias'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 const STEP_TITLES: Record<PlannedResource['step'], string> = {
@@ -26,6 +28,7 @@ const STEP_TITLES: Record<PlannedResource['step'], string> = {
   plan: 'Flex Consumption plan',
   'function-app': 'Function app (managed identity)',
   access: 'Role assignments (one per container)',
+  alerts: 'Alert rules and workbook (Application Insights)',
 };
 
 /** The deploy plan as `deploy --dry-run` prints it: each resource and whether it would be created or updated. */
@@ -118,9 +121,12 @@ export class AzureProvider implements Provider {
     const applied: Applied = {};
     for (const step of Object.keys(STEP_TITLES) as PlannedResource['step'][]) {
       const resources = plan.resources.filter((r) => r.step === step);
-      if (resources.length === 0) continue;
-      await this.step(step, STEP_TITLES[step], async () => {
+      const retired = plan.retired.filter((r) => r.step === step);
+      if (resources.length === 0 && retired.length === 0) continue;
+      await this.step(step, resources.length ? STEP_TITLES[step] : `Removing: ${STEP_TITLES[step]}`, async () => {
         for (const r of resources) await applyResource(c, r, applied);
+        // Gone already is fine: DELETE of a missing resource answers 204.
+        for (const r of retired) await c.arm.resources.beginDeleteByIdAndWait(r.id, r.apiVersion, { updateIntervalInMs: 2000 });
       });
     }
     const s = await this.stage(c, applied);
@@ -281,30 +287,45 @@ export class AzureProvider implements Provider {
    */
   async logs(since: number, follow: boolean, print: (line: LogLine) => void): Promise<void> {
     const c = await this.clients();
-    const plan = await this.azurePlanFor(c);
-    const insights = plan.resources.find((r) => r.type === 'Microsoft.Insights/components')!;
-    const { LogsQueryClient } = await import('@azure/monitor-query-logs');
-    const client = new LogsQueryClient(c.credential, { endpoint: `${c.cloud.logs}/v1`, credentials: { scopes: [c.cloud.logsScope] } });
+    const insights = await this.insightsId(c);
     const query = 'union traces, exceptions | project timestamp, message = coalesce(message, outerMessage), cloud_RoleInstance, severityLevel | order by timestamp asc';
     let start = since;
     const seen = new Set<string>();
     for (;;) {
-      const result = await this.call('logs:query', () => client.queryResource(insights.id.replace(/^\//, ''), query, { startTime: new Date(start), endTime: new Date() }));
-      const table = 'tables' in result ? result.tables[0] : result.partialTables[0];
-      const col = (name: string) => table?.columnDescriptors.findIndex((d) => d.name === name) ?? -1;
-      for (const row of table?.rows ?? []) {
-        const time = new Date(row[col('timestamp')] as string | Date);
-        const message = String(row[col('message')] ?? '').trimEnd();
-        const id = `${time.toISOString()}|${message}`;
+      const { rows } = await this.call('logs:query', () => queryTraces(c, insights, query, { since: start, until: Date.now() }));
+      for (const row of rows) {
+        const id = `${row.time}|${row.message}`;
         if (seen.has(id)) continue;
         seen.add(id);
-        start = Math.max(start, time.getTime());
-        print({ time: time.toISOString(), stream: String(row[col('cloud_RoleInstance')] ?? this.ctx.loaded.config.name), message });
+        start = Math.max(start, Date.parse(row.time));
+        print({ time: row.time, stream: row.role ?? this.ctx.loaded.config.name, message: row.message });
       }
       if (!follow || !this.ctx.signal || this.ctx.signal.aborted) return;
       await new Promise((r) => setTimeout(r, 5000));
       if (this.ctx.signal.aborted) return;
     }
+  }
+
+  private async insightsId(c: AzureClients): Promise<string> {
+    return (await this.azurePlanFor(c)).resources.find((r) => r.type === 'Microsoft.Insights/components')!.id;
+  }
+
+  /**
+   * `status` on Azure: the handler's request records (one trace per request) from Application
+   * Insights, each counted under the version whose model it ran; Flex costs at list prices.
+   */
+  async status(range: { since: number; until: number }): Promise<StatusReport> {
+    const c = await this.clients();
+    return this.call('status', async () => {
+      const s = await this.stage(c);
+      const [versions, alias] = [await s.store.list(), await s.store.alias()];
+      const query = `traces | where message has "request" | where tostring(parse_json(message).event) == "request" | project timestamp, message | order by timestamp asc | take ${QUERY_ROW_LIMIT}`;
+      const { rows, partial } = await queryTraces(c, await this.insightsId(c), query, range);
+      const memoryMb = flexMemory(this.ctx.loaded.config.resources.memory).mb;
+      const report = azureStatus(rows, { versions, alias, memoryMb }, range);
+      if (partial) report.notes.push(`Application Insights answered part of the query: ${partial}`);
+      return report;
+    });
   }
 }
 

@@ -9,7 +9,7 @@ import { MlserveError } from '../../core/errors.js';
  */
 export interface PlannedResource {
   /** The deploy step that applies it (a deploy killed after any step converges when run again). */
-  step: 'resource-group' | 'storage' | 'monitoring' | 'plan' | 'function-app' | 'access';
+  step: 'resource-group' | 'storage' | 'monitoring' | 'plan' | 'function-app' | 'access' | 'alerts';
   type: string;
   name: string;
   id: string;
@@ -21,6 +21,8 @@ export interface AzurePlan {
   resources: PlannedResource[];
   /** What the plan chose that the user should know (memory rounded, a public endpoint). */
   notes: string[];
+  /** What a deploy deletes if an earlier one made it: the alert rules and workbook when monitoring.alarms is false. */
+  retired: PlannedResource[];
 }
 
 /** API versions of the operations mlserve calls (Azure/azure-rest-api-specs, resource-manager, stable). */
@@ -31,6 +33,8 @@ export const API_VERSIONS = {
   components: '2020-02-02',
   web: '2024-11-01',
   roleAssignments: '2022-04-01',
+  scheduledQueryRules: '2023-12-01',
+  workbooks: '2023-06-01',
 } as const;
 
 /** Flex Consumption instance sizes (../shared/fixtures/limits.md: 2,048 or 4,096 MB). */
@@ -112,6 +116,10 @@ export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: 
   const site = `${rg}/providers/Microsoft.Web/sites/${n.site}`;
   const memory = flexMemory(config.resources.memory);
   const notes = [...(memory.note ? [memory.note] : []), ...(config.endpoint.public ? ['endpoint.public is true: the function is anonymous (no function key)'] : [])];
+  const insights = `${rg}/providers/Microsoft.Insights/components/${n.insights}`;
+  const watch = alerts(config, n, { rg, insights, common });
+  if (config.monitoring.alarms && !config.monitoring.actionGroup) notes.push('no monitoring.actionGroup: alerts show in Azure Monitor but notify no one');
+  if (!config.monitoring.alarms) notes.push('monitoring.alarms is false: no alert rules or workbook (deploy removes ones it made before)');
   const resources: PlannedResource[] = [
     ...(n.ownsResourceGroup ? [{ step: 'resource-group' as const, type: 'Microsoft.Resources/resourceGroups', name: n.resourceGroup, id: rg, apiVersion: API_VERSIONS.resourceGroups, body: common }] : []),
     ...storage(n, account, container, common),
@@ -122,9 +130,10 @@ export function azurePlan(config: Config, stage: string, ctx: { subscriptionId: 
     },
     functionApp(config, stage, n, { rg, site, container, common, memory: memory.mb, storageSuffix: ctx.storageSuffix ?? 'core.windows.net' }),
     ...noBasicAuth(n, site),
-    ...access(n, site, container, `${rg}/providers/Microsoft.Insights/components/${n.insights}`),
+    ...access(n, site, container, insights),
+    ...(config.monitoring.alarms ? watch : []),
   ];
-  return { resources, notes };
+  return { resources, notes, retired: config.monitoring.alarms ? [] : watch };
 }
 
 function storage(n: AzureNames, account: string, container: (name: string) => string, common: Record<string, unknown>): PlannedResource[] {
@@ -229,6 +238,61 @@ function access(n: AzureNames, site: string, container: (name: string) => string
     assignment(container(n.artifacts), ROLES.blobDataReader, `read artifacts under ${n.prefix}/ only`, prefixOnly),
     assignment(insights, ROLES.monitoringMetricsPublisher, 'publish its telemetry to Application Insights'),
   ];
+}
+
+/** The handler's request records (one JSON trace per request, observability.py), parsed: the term index first, then the field. */
+const REQUESTS = 'traces | where message has "request" | extend r = parse_json(message) | where tostring(r.event) == "request"';
+
+/**
+ * Log search alert rules on the stage's Application Insights (scheduledQueryRules 2023-12-01,
+ * monitor/…/examples/createOrUpdateScheduledQueryRuleResourceGroup.json), over the handler's own
+ * request records, as on AWS: failing in 3 of the last 5 minutes, resolving by themselves. Flex
+ * reports no throttles per app, so there is no third rule. And a workbook of the same figures
+ * (applicationinsights/…/2023-06-01/examples/WorkbookManagedAdd.json).
+ */
+function alerts(config: Config, n: AzureNames, o: { rg: string; insights: string; common: Record<string, unknown> }): PlannedResource[] {
+  const m = config.monitoring;
+  const rule = (suffix: string, severity: number, description: string, query: string, column: string, threshold: number): PlannedResource => {
+    const name = `mlserve-${config.name}-${n.tags['mlserve:stage']}-${suffix}`;
+    return {
+      step: 'alerts', type: 'Microsoft.Insights/scheduledQueryRules', name, id: `${o.rg}/providers/Microsoft.Insights/scheduledQueryRules/${name}`, apiVersion: API_VERSIONS.scheduledQueryRules,
+      body: {
+        ...o.common, kind: 'LogAlert',
+        properties: {
+          displayName: name, description, severity, enabled: true, scopes: [o.insights], evaluationFrequency: 'PT1M', windowSize: 'PT1M',
+          criteria: { allOf: [{ query, timeAggregation: 'Maximum', metricMeasureColumn: column, operator: 'GreaterThan', threshold, failingPeriods: { numberOfEvaluationPeriods: 5, minFailingPeriodsToAlert: 3 } }] },
+          autoMitigate: true,
+          actions: { actionGroups: m.actionGroup ? [m.actionGroup] : [] },
+        },
+      },
+    };
+  };
+  return [
+    rule('error-rate', 1, `mlserve: more than ${m.errorRate}% of ${n.site}'s requests failed (monitoring.errorRate)`, `${REQUESTS} | summarize errorRate = 100.0 * countif(toint(r.status) >= 500) / count()`, 'errorRate', m.errorRate),
+    rule('p99', 2, `mlserve: ${n.site}'s p99 latency is over ${m.p99} ms (monitoring.p99)`, `${REQUESTS} | summarize p99 = percentile(todouble(r.latency_ms), 99)`, 'p99', m.p99),
+    workbook(config, n, o),
+  ];
+}
+
+function workbook(config: Config, n: AzureNames, o: { insights: string; rg: string; common: Record<string, unknown> }): PlannedResource {
+  const name = uuidFrom(`${o.insights}|workbook`);
+  const chart = (title: string, summarize: string) => ({
+    type: 3, name: title,
+    content: { version: 'KqlItem/1.0', title, query: `${REQUESTS} | summarize ${summarize} by bin(timestamp, 5m) | render timechart`, size: 0, queryType: 0, resourceType: 'microsoft.insights/components', timeContext: { durationMs: 86_400_000 }, visualization: 'timechart' },
+  });
+  const items = [
+    { type: 1, name: 'title', content: { json: `## mlserve ${config.name}, stage ${n.tags['mlserve:stage']}\nFrom the handler's request records. Alerts: error rate over ${config.monitoring.errorRate} %, p99 over ${config.monitoring.p99} ms.` } },
+    chart('Requests and errors', 'requests = count(), errors = countif(toint(r.status) >= 500)'),
+    chart('Latency (ms)', 'p50 = percentile(todouble(r.latency_ms), 50), p99 = percentile(todouble(r.latency_ms), 99)'),
+    chart('Cold starts', 'coldStarts = countif(tobool(r.cold_start))'),
+  ];
+  return {
+    step: 'alerts', type: 'Microsoft.Insights/workbooks', name, id: `${o.rg}/providers/Microsoft.Insights/workbooks/${name}`, apiVersion: API_VERSIONS.workbooks,
+    body: {
+      ...o.common, kind: 'shared',
+      properties: { displayName: `mlserve ${n.prefix}`, category: 'workbook', sourceId: o.insights, version: 'Notebook/1.0', serializedData: JSON.stringify({ version: 'Notebook/1.0', items, isLocked: false, fallbackResourceIds: [o.insights] }) },
+    },
+  };
 }
 
 /** Role assignment names are GUIDs; derived from what they grant, so a re-run finds the same one. */
