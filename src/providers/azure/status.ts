@@ -59,7 +59,9 @@ export function azureStatus(rows: TraceRow[], o: { versions: BlobVersion[]; alia
   const byVersion = new Map<string, RequestRecord[]>(o.alias.version ? [[o.alias.version, []]] : []);
   for (const r of records) {
     const v = label(r.modelSha256);
-    byVersion.set(v, [...(byVersion.get(v) ?? []), r]);
+    const list = byVersion.get(v) ?? [];
+    list.push(r);
+    byVersion.set(v, list);
   }
   const cost = (averageMs: number | null, invocations: number) =>
     (invocations / 1e6) * FLEX_PRICES.perMillionExecutions + invocations * ((averageMs ?? 0) / 1000) * (o.memoryMb / 1024) * FLEX_PRICES.perGbSecond;
@@ -67,8 +69,8 @@ export function azureStatus(rows: TraceRow[], o: { versions: BlobVersion[]; alia
   const statusRows: StatusRow[] = [...byVersion.entries()]
     .sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b))
     .map(([version, rs]) => rowOf(version, version === o.alias.version ? 1 : 0, { latencies: rs.map((r) => r.latencyMs), errors: rs.filter((r) => r.status >= 500).length, coldStarts: rs.filter((r) => r.cold).length, throttles: null }, cost));
-  if (rows.length >= QUERY_ROW_LIMIT) notes.add(`more than ${rows.length} requests in the period: only the first ${rows.length} are counted; give a shorter --since`);
-  notes.add(`from the handler's request records in Application Insights; latency is the model's time in the handler, without the Functions host's; Flex reports no throttles per app`);
+  if (rows.length >= QUERY_ROW_LIMIT) notes.add(`the query reached Log Analytics' limit of ${QUERY_ROW_LIMIT} rows: only the period's first ${QUERY_ROW_LIMIT} requests are counted; give a shorter --since`);
+  notes.add(`from the handler's request records in Application Insights; latency is the handler's own time, without the Functions host's; Flex reports no throttles or memory per app`);
   notes.add(`cost: ${o.memoryMb} MB instances at list prices (${FLEX_PRICES.source}), free grant not subtracted`);
   return { since: new Date(range.since).toISOString(), until: new Date(range.until).toISOString(), rows: statusRows, series: seriesOf(records, range), notes: [...notes] };
 }
