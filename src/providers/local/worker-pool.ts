@@ -83,6 +83,15 @@ class Worker {
       }),
     );
     this.child.once('error', () => undefined);
+    // A pipe fails when the worker dies under it: ECONNRESET when it exits with bytes of ours unread,
+    // EPIPE when we write after it is gone. Either way the worker is no use any more: say so in its
+    // log tail and kill it, and its exit answers the request in flight (a crash) as any death does.
+    for (const pipe of this.child.stdio) {
+      pipe?.on('error', (error: NodeJS.ErrnoException) => {
+        this.logs += `mlserve: the worker's pipe failed (${error.code ?? error.message}); the worker is stopped\n`;
+        void this.kill();
+      });
+    }
     this.ready = firstReply.then((m) => {
       if (m?.type === 'ready') return { ok: true as const, initMs: Number(m.init_ms) };
       const error = (m?.error as FunctionError | undefined) ?? { errorType: 'Runtime.ExitError', errorMessage: `the worker exited during init: ${this.takeLogs().trim().split('\n').slice(-3).join(' | ')}` };
