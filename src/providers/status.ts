@@ -1,4 +1,4 @@
-import type { StatusRow } from './provider.js';
+import type { StatusReport, StatusRow } from './provider.js';
 
 /**
  * Lambda's list prices (requests and compute per GB-second, by architecture), used for every
@@ -46,6 +46,16 @@ export function rowOf(version: string, weight: number, r: { latencies: number[];
     maxMemoryMb: null,
     costUsd: cost(averageMs, invocations),
   };
+}
+
+/** Requests and p99 per `stepMs` bucket over the range, oldest first, from raw request times and latencies. */
+export function seriesOfRequests(requests: { time: number; latency: number }[], range: { since: number; until: number }, stepMs: number): StatusReport['series'] {
+  const buckets = Math.ceil((range.until - range.since) / stepMs);
+  return Array.from({ length: buckets }, (_, i) => {
+    const from = range.since + i * stepMs;
+    const inside = requests.filter((r) => r.time >= from && r.time < from + stepMs).map((r) => r.latency).sort((a, b) => a - b);
+    return { time: new Date(from).toISOString(), requests: inside.length, p99: percentile(inside, 99) };
+  });
 }
 
 const BARS = '▁▂▃▄▅▆▇█';

@@ -1,6 +1,6 @@
 import type { AliasRecord } from '../alias.js';
 import type { StatusReport, StatusRow } from '../provider.js';
-import { percentile, rowOf } from '../status.js';
+import { rowOf, seriesOfRequests } from '../status.js';
 import { QUERY_ROW_LIMIT, type TraceRow } from './insights.js';
 import type { BlobVersion } from './versions.js';
 
@@ -18,7 +18,7 @@ export const FLEX_PRICES = {
 interface RequestRecord {
   time: number;
   status: number;
-  latencyMs: number;
+  latency: number;
   cold: boolean;
   modelSha256: string;
 }
@@ -32,7 +32,7 @@ export function requestRecord(row: TraceRow): RequestRecord | undefined {
     return undefined; // a log line that is not JSON: not a request record
   }
   if (r?.event !== 'request' || typeof r.status !== 'number' || typeof r.latency_ms !== 'number') return undefined;
-  return { time: Date.parse(row.time), status: r.status, latencyMs: r.latency_ms, cold: r.cold_start === true, modelSha256: typeof r.model?.sha256 === 'string' ? r.model.sha256 : '' };
+  return { time: Date.parse(row.time), status: r.status, latency: r.latency_ms, cold: r.cold_start === true, modelSha256: typeof r.model?.sha256 === 'string' ? r.model.sha256 : '' };
 }
 
 /**
@@ -68,7 +68,7 @@ export function azureStatus(rows: TraceRow[], o: { versions: BlobVersion[]; alia
   const order = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.MAX_SAFE_INTEGER);
   const statusRows: StatusRow[] = [...byVersion.entries()]
     .sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b))
-    .map(([version, rs]) => rowOf(version, version === o.alias.version ? 1 : 0, { latencies: rs.map((r) => r.latencyMs), errors: rs.filter((r) => r.status >= 500).length, coldStarts: rs.filter((r) => r.cold).length, throttles: null }, cost));
+    .map(([version, rs]) => rowOf(version, version === o.alias.version ? 1 : 0, { latencies: rs.map((r) => r.latency), errors: rs.filter((r) => r.status >= 500).length, coldStarts: rs.filter((r) => r.cold).length, throttles: null }, cost));
   if (rows.length >= QUERY_ROW_LIMIT) notes.add(`the query reached Log Analytics' limit of ${QUERY_ROW_LIMIT} rows: only the period's first ${QUERY_ROW_LIMIT} requests are counted; give a shorter --since`);
   notes.add(`from the handler's request records in Application Insights; latency is the handler's own time, without the Functions host's; Flex reports no throttles or memory per app`);
   notes.add(`cost: ${o.memoryMb} MB instances at list prices (${FLEX_PRICES.source}), free grant not subtracted`);
@@ -77,11 +77,5 @@ export function azureStatus(rows: TraceRow[], o: { versions: BlobVersion[]; alia
 
 /** Requests and p99 in at most 30 whole-minute buckets, as on AWS. */
 function seriesOf(records: RequestRecord[], range: { since: number; until: number }): StatusReport['series'] {
-  const step = Math.max(60, Math.ceil((range.until - range.since) / 30 / 60000) * 60) * 1000;
-  const buckets = Math.ceil((range.until - range.since) / step);
-  return Array.from({ length: buckets }, (_, i) => {
-    const from = range.since + i * step;
-    const inside = records.filter((r) => r.time >= from && r.time < from + step).map((r) => r.latencyMs).sort((a, b) => a - b);
-    return { time: new Date(from).toISOString(), requests: inside.length, p99: percentile(inside, 99) };
-  });
+  return seriesOfRequests(records, range, Math.max(60, Math.ceil((range.until - range.since) / 30 / 60000) * 60) * 1000);
 }

@@ -4,7 +4,7 @@ import type { Config } from '../../core/config/schema.js';
 import { statIfExists } from '../../core/fs.js';
 import { weightsOf } from '../alias.js';
 import type { AliasState, StatusReport } from '../provider.js';
-import { estimateCost, LAMBDA_PRICES, percentile, rowOf } from '../status.js';
+import { estimateCost, LAMBDA_PRICES, rowOf, seriesOfRequests } from '../status.js';
 
 interface Request {
   time: number;
@@ -37,13 +37,7 @@ async function requestsIn(logFile: string, range: { since: number; until: number
 
 /** Requests and p99 in (at most) 30 equal buckets over the range. */
 function seriesOf(requests: Request[], range: { since: number; until: number }): StatusReport['series'] {
-  const step = Math.max(1000, Math.ceil((range.until - range.since) / 30));
-  const buckets = Math.ceil((range.until - range.since) / step);
-  return Array.from({ length: buckets }, (_, i) => {
-    const from = range.since + i * step;
-    const latencies = requests.filter((r) => r.time >= from && r.time < from + step).map((r) => r.latency).sort((a, b) => a - b);
-    return { time: new Date(from).toISOString(), requests: latencies.length, p99: percentile(latencies, 99) };
-  });
+  return seriesOfRequests(requests, range, Math.max(1000, Math.ceil((range.until - range.since) / 30)));
 }
 
 /**
