@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { constants, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 
@@ -37,70 +37,127 @@ export type Outcome =
 const LOG_TAIL_BYTES = 4096;
 const MEMORY_POLL_MS = 100;
 
+type Ready = { ok: true; initMs: number } | { ok: false; error: FunctionError; notForked?: true };
+
+/** Each forked sibling has four pipes in its parent's stdio, after the parent's own five. */
+const SIBLING_FDS = 5;
+
+/**
+ * A worker's process as the pool sees it: spawned by us (a ChildProcess), or forked by the first
+ * worker after its init (its pid comes with its ready reply, its end is its pipes closing).
+ */
+interface Process {
+  pipes: { stdout: Readable; stderr: Readable; requests: Writable; replies: Readable };
+  /** Resolves when it has ended, with how (`exit code N`, `signal S`) if known here. */
+  exit: Promise<string | undefined>;
+  signal(signal: NodeJS.Signals, pid: number): void;
+}
+
+function spawned(spec: WorkerSpec, env: Record<string, string>, siblings: number): { proc: Process; child: ChildProcess } {
+  const stdio = ['ignore', ...Array<'pipe'>(4 + 4 * siblings).fill('pipe')] as const;
+  const child = spawn(spec.python, ['-m', 'mlserve_runtime.worker'], { cwd: spec.bundleDir, env, stdio: [...stdio] });
+  child.once('error', () => undefined);
+  const exit = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+  const pipes = { stdout: child.stdout!, stderr: child.stderr!, requests: child.stdio[3] as Writable, replies: child.stdio[4] as Readable };
+  return { proc: { pipes, exit, signal: (s) => child.kill(s) }, child };
+}
+
+function forked(parent: ChildProcess, index: number): Process {
+  const [stdout, stderr, requests, replies] = parent.stdio.slice(SIBLING_FDS + 4 * index, SIBLING_FDS + 4 * index + 4) as [Readable, Readable, Writable, Readable];
+  const exit = new Promise<undefined>((resolve) => replies.once('close', () => resolve(undefined)));
+  const signal = (s: NodeJS.Signals, at: number): void => {
+    try {
+      if (at) process.kill(at, s);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ESRCH: gone already
+    }
+  };
+  return { pipes: { stdout, stderr, requests, replies }, exit, signal };
+}
+
+/**
+ * How a forked worker ended. It is not our child, so no exit event says; its parent never reaps it,
+ * and a zombie's /proc/PID/stat keeps the status waitpid would give (field 52, Linux 3.5+).
+ */
+function exitStatus(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const status = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[49]); // fields from the 3rd on
+    if ((status & 0x7f) === 0) return `exit code ${(status >> 8) & 0xff}`;
+    const name = Object.entries(constants.signals).find(([, n]) => n === (status & 0x7f))?.[0];
+    return `signal ${name ?? status & 0x7f}`;
+  } catch {
+    return pid ? 'exit (status unknown: its parent has exited)' : 'exit before it started';
+  }
+}
+
 /** One Python process running the bundle's handler; one invocation at a time. */
 class Worker {
-  readonly child: ChildProcess;
-  readonly tmp: string;
-  readonly ready: Promise<{ ok: true; initMs: number } | { ok: false; error: FunctionError }>;
+  readonly ready: Promise<Ready>;
+  /** The ready reply: its pid, and for a first worker asked to fork, what came of it. */
+  hello: Record<string, unknown> | undefined;
   exited = false;
+  detail = '';
   private pending: ((reply: Record<string, unknown> | undefined) => void) | undefined;
   private logs = '';
   private readonly onExit: Promise<void>;
+  private readonly pipes: Process['pipes'];
 
-  constructor(private readonly spec: WorkerSpec) {
-    this.tmp = mkdtempSync(join(tmpdir(), 'mlserve-worker-'));
-    const env = {
-      ...spec.env,
-      PYTHONPATH: spec.bundleDir,
-      PYTHONUNBUFFERED: '1',
-      MLSERVE_TMP: this.tmp,
-      TMPDIR: this.tmp,
-    };
-    this.child = spawn(spec.python, ['-m', 'mlserve_runtime.worker'], { cwd: spec.bundleDir, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+  constructor(
+    private readonly spec: WorkerSpec,
+    readonly tmp: string,
+    private readonly proc: Process,
+    readonly child?: ChildProcess,
+  ) {
+    this.pipes = proc.pipes;
+    for (const stream of [this.pipes.stdout, this.pipes.stderr]) {
       onLines(stream, (line) => {
         this.logs = (this.logs + line + '\n').slice(-LOG_TAIL_BYTES * 4);
-        spec.onLog?.(line, this.child.pid ?? 0);
+        spec.onLog?.(line, this.pid);
       });
     }
     let first: ((v: Record<string, unknown> | undefined) => void) | undefined;
     const firstReply = new Promise<Record<string, unknown> | undefined>((resolve) => (first = resolve));
-    onLines(this.child.stdio[4] as Readable, (line) => {
+    onLines(this.pipes.replies, (line) => {
       const message = JSON.parse(line) as Record<string, unknown>;
       if (first) {
         const f = first;
         first = undefined;
+        this.hello = message;
         f(message);
       } else this.pending?.(message);
     });
-    this.onExit = new Promise((resolve) =>
-      this.child.once('exit', () => {
-        this.exited = true;
-        first?.(undefined);
-        this.pending?.(undefined);
-        rmSync(this.tmp, { recursive: true, force: true });
-        resolve();
-      }),
-    );
-    this.child.once('error', () => undefined);
+    this.onExit = proc.exit.then((detail) => {
+      this.exited = true;
+      this.detail = detail ?? exitStatus(this.pid);
+      first?.(undefined);
+      this.pending?.(undefined);
+      rmSync(this.tmp, { recursive: true, force: true });
+    });
     // A pipe fails when the worker dies under it: ECONNRESET when it exits with bytes of ours unread,
     // EPIPE when we write after it is gone. Either way the worker is no use any more: say so in its
     // log tail and kill it, and its exit answers the request in flight (a crash) as any death does.
-    for (const pipe of this.child.stdio) {
-      pipe?.on('error', (error: NodeJS.ErrnoException) => {
+    for (const pipe of Object.values(this.pipes)) {
+      pipe.on('error', (error: NodeJS.ErrnoException) => {
         this.logs += `mlserve: the worker's pipe failed (${error.code ?? error.message}); the worker is stopped\n`;
         void this.kill();
       });
     }
     this.ready = firstReply.then((m) => {
       if (m?.type === 'ready') return { ok: true as const, initMs: Number(m.init_ms) };
+      if (!m && !child) return { ok: false as const, notForked: true as const, error: { errorType: 'Runtime.ExitError', errorMessage: 'the worker was not forked' } };
       const error = (m?.error as FunctionError | undefined) ?? { errorType: 'Runtime.ExitError', errorMessage: `the worker exited during init: ${this.takeLogs().trim().split('\n').slice(-3).join(' | ')}` };
       return { ok: false as const, error };
     });
   }
 
   get pid(): number {
-    return this.child.pid ?? 0;
+    return this.child?.pid ?? Number(this.hello?.pid ?? 0);
+  }
+
+  /** Resolves when the process has ended. */
+  get ended(): Promise<void> {
+    return this.onExit;
   }
 
   takeLogs(): string {
@@ -117,7 +174,7 @@ class Worker {
         resolve(reply);
       };
       const message = { id: requestId, request_id: requestId, event, deadline_ms: Date.now() + timeoutMs };
-      (this.child.stdio[3] as Writable).write(`${JSON.stringify(message)}\n`);
+      this.pipes.requests.write(`${JSON.stringify(message)}\n`);
     });
   }
 
@@ -131,18 +188,31 @@ class Worker {
   }
 
   async kill(): Promise<void> {
-    if (this.exited) return;
-    this.child.kill('SIGKILL');
+    await this.signal('SIGKILL');
     await this.onExit;
   }
 
   async stop(): Promise<void> {
-    if (this.exited) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
+    await this.signal('SIGTERM');
+    const timer = setTimeout(() => void this.signal('SIGKILL'), 2000);
     await this.onExit;
     clearTimeout(timer);
   }
+
+  /** A forked worker's pid comes with its ready reply: wait for that (or its end) to signal it. */
+  private async signal(signal: NodeJS.Signals): Promise<void> {
+    if (!this.child) await Promise.race([this.ready, this.onExit]);
+    if (!this.exited) this.proc.signal(signal, this.pid);
+  }
+}
+
+/** Start a worker; with `siblings`, it forks that many more after its init (worker.py says how). */
+function startWorker(spec: WorkerSpec, siblings = 0): Worker[] {
+  const tmps = Array.from({ length: siblings + 1 }, () => mkdtempSync(join(tmpdir(), 'mlserve-worker-')));
+  const env = { ...spec.env, PYTHONPATH: spec.bundleDir, PYTHONUNBUFFERED: '1', MLSERVE_TMP: tmps[0]!, TMPDIR: tmps[0]! };
+  const { proc, child } = spawned(spec, siblings ? { ...env, MLSERVE_FORK_TMPS: tmps.slice(1).join(delimiter) } : env, siblings);
+  const first = new Worker(spec, tmps[0]!, proc, child);
+  return [first, ...tmps.slice(1).map((tmp, i) => new Worker(spec, tmp, forked(child, i)))];
 }
 
 /**
@@ -164,21 +234,36 @@ export class WorkerPool {
   ) {}
 
   /**
-   * Start every worker ahead of traffic, in parallel; resolves when the first is ready (or failed to
-   * start), so serve answers as soon as one can while the rest finish their init: a request that
-   * comes meanwhile waits for a warm worker instead of starting another cold one.
+   * Start every worker ahead of traffic. The first forks the rest once its init is done: one init
+   * instead of one per worker run at once, and the model's pages shared. Where a fork would not be
+   * safe (worker.py checks), the pool starts the rest itself and logs why. Resolves when the first
+   * is ready (or failed to start), so serve answers as soon as one can: a request that comes
+   * meanwhile waits for a warm worker instead of starting another cold one.
    */
-  async prewarm(): Promise<{ ok: true; initMs: number } | { ok: false; error: FunctionError }> {
-    const workers = Array.from({ length: this.size - this.workers.size }, () => this.spawn());
-    if (workers.length === 0) return { ok: true, initMs: 0 }; // already running: nothing to wait for
-    const settled = workers.map((w) =>
-      w.ready.then(async (ready) => {
-        if (ready.ok) this.release(w);
-        else await this.retire(w);
-        return ready;
-      }),
-    );
-    return Promise.race(settled);
+  async prewarm(): Promise<Ready> {
+    const missing = this.size - this.workers.size;
+    if (missing === 0) return { ok: true, initMs: 0 }; // already running: nothing to wait for
+    const [first, ...siblings] = this.spawn(missing - 1) as [Worker, ...Worker[]];
+    void first.ready.then(() => {
+      const why = first.hello?.fork_refused;
+      if (typeof why === 'string') this.spec.onLog?.(`mlserve: the other workers were started, not forked from this one: ${why}`, first.pid);
+    });
+    return Promise.race([first, ...siblings].map((w) => this.settle(w, first)));
+  }
+
+  /** Into the pool when ready, out when not; a sibling that was not forked is started instead. */
+  private async settle(worker: Worker, first: Worker): Promise<Ready> {
+    const ready = await worker.ready;
+    if (ready.ok) {
+      this.release(worker);
+      return ready;
+    }
+    await this.retire(worker);
+    if (!('notForked' in ready)) return ready;
+    const firstReady = await first.ready; // its init failed (the same error), or it could not fork safely
+    if (!firstReady.ok || this.closed || this.workers.size >= this.size) return firstReady;
+    const [replacement] = this.spawn(0) as [Worker];
+    return this.settle(replacement, replacement);
   }
 
   pids(): number[] {
@@ -218,9 +303,7 @@ export class WorkerPool {
     if (!reply || worker.exited) {
       await this.retire(worker);
       if (killedFor) return { ...killedFor, logs } as Outcome;
-      const code = worker.child.exitCode;
-      const signal = worker.child.signalCode;
-      return { kind: 'crash', detail: signal ? `signal ${signal}` : `exit code ${code}`, logs };
+      return { kind: 'crash', detail: worker.detail, logs };
     }
     this.release(worker);
     const initMs = cold ? ready.initMs : undefined;
@@ -237,26 +320,29 @@ export class WorkerPool {
     this.idle.length = 0;
   }
 
-  private spawn(): Worker {
-    const worker = new Worker(this.spec);
-    this.workers.add(worker);
-    // A worker that dies while idle (killed from outside) leaves the pool at once.
-    worker.child.once('exit', () => {
-      const i = this.idle.indexOf(worker);
-      if (i >= 0) {
-        this.idle.splice(i, 1);
-        this.workers.delete(worker);
-        this.serveWaiter();
-      }
-    });
-    return worker;
+  /** Start a worker, and with `siblings` that many more forked from it: all in the pool, none ready yet. */
+  private spawn(siblings = 0): Worker[] {
+    const workers = startWorker(this.spec, siblings);
+    for (const worker of workers) {
+      this.workers.add(worker);
+      // A worker that dies while idle (killed from outside) leaves the pool at once.
+      void worker.ended.then(() => {
+        const i = this.idle.indexOf(worker);
+        if (i >= 0) {
+          this.idle.splice(i, 1);
+          this.workers.delete(worker);
+          this.serveWaiter();
+        }
+      });
+    }
+    return workers;
   }
 
   private acquire(): Promise<{ worker: Worker; cold: boolean } | undefined> {
     if (this.closed) return Promise.resolve(undefined);
     const idle = this.idle.pop();
     if (idle) return Promise.resolve({ worker: idle, cold: false });
-    if (this.workers.size < this.size) return Promise.resolve({ worker: this.spawn(), cold: true });
+    if (this.workers.size < this.size) return Promise.resolve({ worker: this.spawn()[0]!, cold: true });
     if (this.waiting.length >= this.queueLimit) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       this.waiting.push((w) => resolve(w ? { worker: w, cold: false } : undefined));
@@ -283,7 +369,7 @@ export class WorkerPool {
   private serveWaiter(): void {
     if (this.closed || this.waiting.length === 0 || this.workers.size >= this.size) return;
     const next = this.waiting.shift()!;
-    const worker = this.spawn();
+    const [worker] = this.spawn() as [Worker];
     // The replacement's start is a cold start, but the waiter already counted as queued.
     next(worker);
   }

@@ -3,17 +3,28 @@ execution environment would: Lambda's mlserve_handler.handler, or, in an Azure F
 (function_app.py and no Lambda handler), the Azure adapter function_app.py calls.
 
 Protocol: newline-delimited JSON on fd 3 (requests in) and fd 4 (replies out), so the handler's own
-stdout/stderr stay free for logs. First reply: {"type": "ready", "init_ms"} or {"type": "init_error",
-"error"}. Then for each {"id", "event", "deadline_ms", "request_id"}: {"id", "ok": true, "result"} or
-{"id", "ok": false, "error": {"errorType", "errorMessage", "stackTrace"}}.
+stdout/stderr stay free for logs. First reply: {"type": "ready", "init_ms", "pid"} or {"type":
+"init_error", "error"}. Then for each {"id", "event", "deadline_ms", "request_id"}: {"id", "ok": true,
+"result"} or {"id", "ok": false, "error": {"errorType", "errorMessage", "stackTrace"}}.
+
+Siblings: when MLSERVE_FORK_TMPS lists n /tmp directories, the pool has also given this process n
+more sets of four pipes (stdout, stderr, requests, replies) from fd 5 on. After its init it forks n
+workers that start where it is, the handler imported and the model loaded, each on its own set of
+pipes and its own /tmp, so a pool of n + 1 is ready in one init instead of n + 1 inits run at once,
+and shares the model's pages. A fork copies no thread and shares every open connection, so it is
+refused when the init left either; the ready reply then carries "fork_refused" with the reason, and
+the pool starts those workers itself.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
+import warnings
 
 from .context import Context
 
@@ -34,7 +45,76 @@ def _entry():
     return mlserve_handler.handler
 
 
+SIBLING_FDS = 5  # the first sibling's stdout; each sibling has four: stdout, stderr, requests, replies
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _fork_hazard(sibling_fds: range) -> str | None:
+    """Why forking now would be unsafe, or None. Only the forking thread lives on in a child: a
+    library whose threads would be missing there (onnxruntime's pool, OpenMP's) hangs in it. The
+    libraries that are safe (OpenBLAS) stop their threads before a fork, so a first fork that exits
+    at once tells them apart: what still runs after it is unsafe. A connection would be shared."""
+    try:
+        if _threads() > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+ warns of any fork with threads
+                probe = os.fork()
+            if probe == 0:
+                os._exit(0)
+            os.waitpid(probe, 0)
+        threads = _threads()
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return "this system has no /proc to count the init's threads and connections by"
+    if threads > 1:
+        return f"the init left {threads - 1} thread(s) running that a fork would not copy"
+    for fd in map(int, fds):
+        if fd > 4 and fd not in sibling_fds:
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                    return f"the init opened a connection (fd {fd}) that forked workers would share"
+            except OSError:
+                pass  # the fd listing itself, closed by now
+    return None
+
+
+def _become_sibling(index: int, count: int, tmp: str) -> None:
+    """In a forked child: take sibling `index`'s pipes as fds 1-4 and its own copy of /tmp."""
+    base = SIBLING_FDS + 4 * index
+    for offset in range(4):
+        os.dup2(base + offset, 1 + offset)
+    os.closerange(SIBLING_FDS, SIBLING_FDS + 4 * count)
+    shutil.copytree(os.environ["TMPDIR"], tmp, symlinks=True, dirs_exist_ok=True)  # what init left in /tmp
+    os.environ["TMPDIR"] = os.environ["MLSERVE_TMP"] = tmp
+    tempfile.tempdir = None  # tempfile caches the directory
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()  # numpy's global generator does not reseed after a fork; Python's random does
+
+
+def _fork_siblings(tmps: list[str]) -> tuple[bool, list[int] | str]:
+    """Fork one worker per directory in `tmps`. Returns (True, []) in a child, else (False, their pids or
+    why none was forked)."""
+    hazard = _fork_hazard(range(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps)))
+    pids: list[int] = []
+    if hazard is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for index, tmp in enumerate(tmps):
+            pid = os.fork()
+            if pid == 0:
+                _become_sibling(index, len(tmps), tmp)
+                return True, []
+            pids.append(pid)  # never reaped here: the pool reads a dead sibling's exit status from /proc
+    os.closerange(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps))  # refused, the pool sees their pipes close
+    return False, hazard if hazard is not None else pids
+
+
 def main() -> None:
+    tmps = [p for p in os.environ.pop("MLSERVE_FORK_TMPS", "").split(os.pathsep) if p]
     requests = os.fdopen(3, "rb")  # buffered: an unbuffered readline() is one syscall per byte
     replies = os.fdopen(4, "wb")
 
@@ -49,7 +129,13 @@ def main() -> None:
         traceback.print_exc()
         reply({"type": "init_error", "error": _error(exc)})
         sys.exit(1)
-    reply({"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1), "pid": os.getpid()})
+    ready = {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)}
+    if tmps:
+        forked, siblings = _fork_siblings(tmps)
+        ready["forked"] = forked
+        if not forked:
+            ready["siblings" if isinstance(siblings, list) else "fork_refused"] = siblings
+    reply({**ready, "pid": os.getpid()})
 
     for line in iter(requests.readline, b""):
         message = json.loads(line)
