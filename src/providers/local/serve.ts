@@ -17,13 +17,16 @@ export async function serveStage(provider: LocalProvider, o: ServeOptions): Prom
     provider.appendLog(line, version, pid);
     o.onLog?.(line, `v${version} ${pid}`);
   }, o.version);
+  let listening: ReturnType<typeof startServer> | undefined;
   try {
     const version = await runtime.resolve();
-    const warm = await provider.context.reporter.step(`Starting ${runtime.poolSize} worker${runtime.poolSize > 1 ? 's' : ''} for version ${version.version}`, () => runtime.pool(version).prewarm());
+    // The server listens while the workers start (a request meanwhile waits for one), and is
+    // announced once they are ready.
+    listening = startServer(runtime, { host: '127.0.0.1', port: o.port, appName: loaded.config.name, ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
+    const [warm, server] = await Promise.all([provider.context.reporter.step(`Starting ${runtime.poolSize} worker${runtime.poolSize > 1 ? 's' : ''} for version ${version.version}`, () => runtime.pool(version).prewarm()), listening]);
     if (!warm.ok) {
       throw new MlserveError('FUNCTION_ERROR', `version ${version.version} failed to start: ${warm.error.errorType}: ${warm.error.errorMessage}`, { hint: 'fix the model or handler, deploy again; `mlserve logs` has the traceback' });
     }
-    const server = await startServer(runtime, { host: '127.0.0.1', port: o.port, appName: loaded.config.name, ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
     const unregister = await provider.registerServe({ pid: process.pid, url: server.url, started: new Date().toISOString() });
     return {
       url: server.url,
@@ -37,6 +40,7 @@ export async function serveStage(provider: LocalProvider, o: ServeOptions): Prom
       },
     };
   } catch (error) {
+    await listening?.then((server) => server.close(), () => undefined); // it may have failed first: the error below says why
     await runtime.close();
     await provider.closeLog();
     throw error;
