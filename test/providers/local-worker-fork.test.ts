@@ -47,6 +47,12 @@ function pool(size: number, leave?: string, timeoutMs = 20_000): { pool: WorkerP
   return { pool: p, logs };
 }
 
+/** Prewarm, then wait until every worker is idle: prewarm answers when the first is ready. */
+async function ready(p: WorkerPool): Promise<void> {
+  expect(await p.prewarm()).toMatchObject({ ok: true });
+  while (p.stats().idle < p.size) await new Promise((r) => setTimeout(r, 10));
+}
+
 /** Invoke `n` at once, each long enough that no worker answers two. */
 async function answers(p: WorkerPool, n: number): Promise<Answer[]> {
   const outcomes = await Promise.all(Array.from({ length: n }, () => p.invoke({ sleep: 0.4 })));
@@ -59,7 +65,7 @@ async function answers(p: WorkerPool, n: number): Promise<Answer[]> {
 describe('the local worker pool forks its workers from the first one after its init', () => {
   it('runs the init once; every worker answers, from its own /tmp holding what the init wrote there', async () => {
     const { pool: p, logs } = pool(3);
-    expect(await p.prewarm()).toMatchObject({ ok: true });
+    await ready(p);
     const got = await answers(p, 3);
     expect(new Set(got.map((a) => a.pid)).size).toBe(3);
     const first = got.find((a) => !got.some((b) => b.pid === a.ppid))!;
@@ -78,7 +84,7 @@ describe('the local worker pool forks its workers from the first one after its i
     ['connection', /the init opened a connection \(fd \d+\)/],
   ])('starts the workers itself, and logs why, when the init leaves a %s a fork would not carry', async (leave, why) => {
     const { pool: p, logs } = pool(3, leave);
-    expect(await p.prewarm()).toMatchObject({ ok: true });
+    await ready(p);
     const got = await answers(p, 3);
     expect(new Set(got.map((a) => a.pid)).size).toBe(3);
     expect(got.every((a) => a.ppid === process.pid)).toBe(true);
@@ -91,14 +97,14 @@ describe('the local worker pool forks its workers from the first one after its i
     // (A replacement is started, not forked, as Lambda starts a new environment: a new pool each.)
     for (const [event, detail] of [[{ exit: 7 }, 'exit code 7'], [{ signal: 9 }, 'signal SIGKILL']] as const) {
       const { pool: p } = pool(2);
-      expect(await p.prewarm()).toMatchObject({ ok: true });
+      await ready(p);
       const outcomes = await Promise.all([p.invoke({ ...event, sleep: 0.4 }), p.invoke({ ...event, sleep: 0.4 })]);
       expect(outcomes.map((o) => o.kind).sort()).toEqual(['crash', 'ok']);
       expect(outcomes.find((o) => o.kind === 'crash')).toMatchObject({ detail });
     }
     // A forked worker killed from outside while idle leaves the pool; a new worker takes its place.
     const { pool: p } = pool(2);
-    expect(await p.prewarm()).toMatchObject({ ok: true });
+    await ready(p);
     const victim = (await answers(p, 2)).find((a) => a.ppid !== process.pid)?.pid;
     expect(victim).toBeDefined();
     process.kill(victim!, 'SIGKILL');
@@ -110,7 +116,7 @@ describe('the local worker pool forks its workers from the first one after its i
 
   it('a forked worker past its timeout is killed and answered as a timeout', async () => {
     const { pool: p } = pool(2, undefined, 1500);
-    expect(await p.prewarm()).toMatchObject({ ok: true });
+    await ready(p);
     const outcomes = await Promise.all([p.invoke({ sleep: 5 }), p.invoke({ sleep: 5 })]);
     expect(outcomes.map((o) => o.kind)).toEqual(['timeout', 'timeout']);
     expect((await answers(p, 2)).length).toBe(2);
