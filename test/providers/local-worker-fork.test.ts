@@ -16,6 +16,10 @@ if LEAVE == "thread":
     threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
 if LEAVE == "connection":
     KEEP = socket.socketpair()
+if LEAVE == "failing fork":  # a fork the system refuses (out of processes), which no real limit gives a root test
+    def _refuse():
+        raise OSError(11, "Resource temporarily unavailable")
+    os.fork = _refuse
 
 def handler(event, context):
     forked = os.getppid() != int(os.environ["POOL_PID"])
@@ -80,9 +84,10 @@ describe('the local worker pool forks its workers from the first one after its i
   }, 60_000);
 
   it.each([
-    ['thread', /the init left 1 thread\(s\) running/],
-    ['connection', /the init opened a connection \(fd \d+\)/],
-  ])('starts the workers itself, and logs why, when the init leaves a %s a fork would not carry', async (leave, why) => {
+    { leave: 'thread', label: 'the init leaves a thread running', why: /the init left 1 thread\(s\) running/ },
+    { leave: 'connection', label: 'the init leaves a connection open', why: /the init opened a connection \(fd \d+\)/ },
+    { leave: 'failing fork', label: 'the fork fails', why: /fork failed: \[Errno 11\] Resource temporarily unavailable/ },
+  ])('starts the workers itself, and logs why, when $label', async ({ leave, why }) => {
     const { pool: p, logs } = pool(3, leave);
     await ready(p);
     const got = await answers(p, 3);

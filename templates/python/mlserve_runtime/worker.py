@@ -11,9 +11,10 @@ Siblings: when MLSERVE_FORK_TMPS lists n /tmp directories, the pool has also giv
 more sets of four pipes (stdout, stderr, requests, replies) from fd 5 on. After its init it forks n
 workers that start where it is, the handler imported and the model loaded, each on its own set of
 pipes and its own /tmp, so a pool of n + 1 is ready in one init instead of n + 1 inits run at once,
-and shares the model's pages. A fork copies no thread and shares every open connection, so it is
-refused when the init left either; the ready reply then carries "fork_refused" with the reason, and
-the pool starts those workers itself.
+and shares the model's pages. A fork carries only the calling thread and shares every open
+connection, so it is refused when the init left a thread a fork would lose, or a connection; the
+ready reply then carries "fork_refused" with the reason (also when a fork fails), and the pool
+starts the workers that were not forked itself.
 """
 from __future__ import annotations
 
@@ -95,22 +96,30 @@ def _become_sibling(index: int, count: int, tmp: str) -> None:
         numpy.random.seed()  # numpy's global generator does not reseed after a fork; Python's random does
 
 
-def _fork_siblings(tmps: list[str]) -> tuple[bool, list[int] | str]:
-    """Fork one worker per directory in `tmps`. Returns (True, []) in a child, else (False, their pids or
-    why none was forked)."""
-    hazard = _fork_hazard(range(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps)))
+def _fork_siblings(tmps: list[str]) -> tuple[bool, list[int], str | None]:
+    """Fork one worker per directory in `tmps`. Returns (True, [], None) in a child, else (False, the
+    pids forked, why not all of them were)."""
+    why = _fork_hazard(range(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps)))
     pids: list[int] = []
-    if hazard is None:
+    if why is None:
         sys.stdout.flush()
         sys.stderr.flush()
         for index, tmp in enumerate(tmps):
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of memory or processes: the pool starts the rest
+                why = f"fork failed: {exc}"
+                break
             if pid == 0:
-                _become_sibling(index, len(tmps), tmp)
-                return True, []
+                try:
+                    _become_sibling(index, len(tmps), tmp)
+                except BaseException:  # never unwind into the parent's stack (its finally blocks, atexit)
+                    traceback.print_exc()
+                    os._exit(1)
+                return True, [], None
             pids.append(pid)  # never reaped here: the pool reads a dead sibling's exit status from /proc
-    os.closerange(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps))  # refused, the pool sees their pipes close
-    return False, hazard if hazard is not None else pids
+    os.closerange(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps))  # the pool sees the unforked ones' pipes close
+    return False, pids, why
 
 
 def main() -> None:
@@ -131,10 +140,10 @@ def main() -> None:
         sys.exit(1)
     ready = {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)}
     if tmps:
-        forked, siblings = _fork_siblings(tmps)
-        ready["forked"] = forked
-        if not forked:
-            ready["siblings" if isinstance(siblings, list) else "fork_refused"] = siblings
+        forked, siblings, why = _fork_siblings(tmps)
+        ready.update(forked=forked, siblings=siblings)
+        if why is not None:
+            ready["fork_refused"] = why
     reply({**ready, "pid": os.getpid()})
 
     for line in iter(requests.readline, b""):
