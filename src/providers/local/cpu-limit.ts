@@ -1,5 +1,6 @@
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { statIfExists } from '../../core/fs.js';
+import { signalUnlessGone } from './worker-pool.js';
 
 /** Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). */
 export const MB_PER_VCPU = 1769;
@@ -54,13 +55,7 @@ export async function limitCpu(pid: number, vcpus: number): Promise<CpuLimit> {
 function dutyCycle(pid: number, share: number): CpuLimit {
   const run = Math.max(1, Math.round(DUTY_PERIOD_MS * share));
   let stopTimer: NodeJS.Timeout | undefined;
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      process.kill(pid, s);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ESRCH: the process is gone, nothing left to hold
-    }
-  };
+  const signal = (s: NodeJS.Signals) => signalUnlessGone(pid, s);
   const cycle = setInterval(() => {
     signal('SIGCONT');
     if (share < 1) stopTimer = setTimeout(() => signal('SIGSTOP'), run);

@@ -65,14 +65,19 @@ function spawned(spec: WorkerSpec, env: Record<string, string>, siblings: number
 function forked(parent: ChildProcess, index: number): Process {
   const [stdout, stderr, requests, replies] = parent.stdio.slice(SIBLING_FDS + 4 * index, SIBLING_FDS + 4 * index + 4) as [Readable, Readable, Writable, Readable];
   const exit = new Promise<undefined>((resolve) => replies.once('close', () => resolve(undefined)));
-  const signal = (s: NodeJS.Signals, at: number): void => {
-    try {
-      if (at) process.kill(at, s);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ESRCH: gone already
-    }
+  const signal = (s: NodeJS.Signals, pid: number): void => {
+    if (pid) signalUnlessGone(pid, s); // 0: not forked yet, nothing to signal
   };
   return { pipes: { stdout, stderr, requests, replies }, exit, signal };
+}
+
+/** Send `signal` to `pid`; a process already gone (ESRCH) has nothing left to signal. */
+export function signalUnlessGone(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
 }
 
 /**
