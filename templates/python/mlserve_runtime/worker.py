@@ -53,11 +53,13 @@ def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
-def _fork_hazard(sibling_fds: range) -> str | None:
-    """Why forking now would be unsafe, or None. Only the forking thread lives on in a child: a
-    library whose threads would be missing there (onnxruntime's pool, OpenMP's) hangs in it. The
-    libraries that are safe (OpenBLAS) stop their threads before a fork, so a first fork that exits
-    at once tells them apart: what still runs after it is unsafe. A connection would be shared."""
+def _fork_hazard(sibling_fds: range) -> tuple[str | None, int]:
+    """Why forking now would be unsafe (or None), and the pid of a probe child to reap (or 0). Only
+    the forking thread lives on in a child: a library whose threads would be missing there
+    (onnxruntime's pool, OpenMP's) hangs in it. The libraries that are safe (OpenBLAS) stop their
+    threads before a fork, so a first fork that exits at once tells them apart: what still runs
+    after it is unsafe. A connection would be shared."""
+    probe = 0
     try:
         if _threads() > 1:
             with warnings.catch_warnings():
@@ -65,21 +67,24 @@ def _fork_hazard(sibling_fds: range) -> str | None:
                 probe = os.fork()
             if probe == 0:
                 os._exit(0)
-            os.waitpid(probe, 0)
         threads = _threads()
+        if threads > 1 and probe:  # a thread may still be on its way out: give it the probe's exit
+            os.waitpid(probe, 0)
+            probe = 0
+            threads = _threads()
         fds = os.listdir("/proc/self/fd")
     except OSError:
-        return "this system has no /proc to count the init's threads and connections by"
+        return "this system has no /proc to count the init's threads and connections by", probe
     if threads > 1:
-        return f"the init left {threads - 1} thread(s) running that a fork would not copy"
+        return f"the init left {threads - 1} thread(s) running that a fork would not copy", probe
     for fd in map(int, fds):
         if fd > 4 and fd not in sibling_fds:
             try:
                 if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                    return f"the init opened a connection (fd {fd}) that forked workers would share"
+                    return f"the init opened a connection (fd {fd}) that forked workers would share", probe
             except OSError:
                 pass  # the fd listing itself, closed by now
-    return None
+    return None, probe
 
 
 def _become_sibling(index: int, count: int, tmp: str) -> None:
@@ -99,7 +104,7 @@ def _become_sibling(index: int, count: int, tmp: str) -> None:
 def _fork_siblings(tmps: list[str]) -> tuple[bool, list[int], str | None]:
     """Fork one worker per directory in `tmps`. Returns (True, [], None) in a child, else (False, the
     pids forked, why not all of them were)."""
-    why = _fork_hazard(range(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps)))
+    why, probe = _fork_hazard(range(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps)))
     pids: list[int] = []
     if why is None:
         sys.stdout.flush()
@@ -119,6 +124,8 @@ def _fork_siblings(tmps: list[str]) -> tuple[bool, list[int], str | None]:
                 return True, [], None
             pids.append(pid)  # never reaped here: the pool reads a dead sibling's exit status from /proc
     os.closerange(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps))  # the pool sees the unforked ones' pipes close
+    if probe:
+        os.waitpid(probe, 0)  # reaped after the forks, not before: its exit takes longer than they do
     return False, pids, why
 
 
