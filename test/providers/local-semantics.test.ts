@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startServe } from '../helpers/cli.js';
@@ -6,12 +7,17 @@ import { processesIn } from '../helpers/processes.js';
 import { packagingEnv, project } from '../helpers/project.js';
 import type { BuiltModel } from '../helpers/python.js';
 
+/** While this file exists, the model's load() fails: an init failure after a good deploy. */
+const FAIL_INIT = join(tmpdir(), `mlserve-fail-init-${process.pid}`);
+
 /** A custom model whose first feature picks a behaviour: sleep, crash, allocate, raise. */
 const PREDICT = `import os
 import time
 
 
 def load(model_dir):
+    if os.path.exists(${JSON.stringify(FAIL_INIT)}):
+        raise RuntimeError("load refused by the test")
     return None
 
 
@@ -150,6 +156,31 @@ describe('the local pool keeps Lambda’s semantics', () => {
     } finally {
       await serve.stop();
       writeFileSync(join(model.dir, 'predict.py'), PREDICT);
+    }
+  });
+
+  it('serve registers as it starts: a second serve is refused; one whose init fails exits 1 and leaves no registration', async () => {
+    const registration = join(model.dir, '.mlserve/local/iris/dev/serve.json');
+    const serve = await startServe(model.dir, env);
+    try {
+      const second = await runCli(['serve', '--port', '0'], { cwd: model.dir, env });
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain(`stage dev is already served by pid`);
+      expect(second.stderr).toContain(serve.url);
+    } finally {
+      await serve.stop();
+    }
+    expect(existsSync(registration)).toBe(false);
+    writeFileSync(FAIL_INIT, '');
+    try {
+      const failed = await runCli(['serve', '--port', '0'], { cwd: model.dir, env });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toContain('failed to start');
+      expect(failed.stderr).toContain('load refused by the test');
+      expect(existsSync(registration)).toBe(false);
+      expect((await runCli(['invoke', '--data', JSON.stringify({ instances: [[1, 1, 1, 1]] })], { cwd: model.dir, env })).code).toBe(1);
+    } finally {
+      rmSync(FAIL_INIT, { force: true });
     }
   });
 

@@ -18,16 +18,17 @@ export async function serveStage(provider: LocalProvider, o: ServeOptions): Prom
     o.onLog?.(line, `v${version} ${pid}`);
   }, o.version);
   let listening: ReturnType<typeof startServer> | undefined;
+  let registered: Promise<() => Promise<void>> | undefined;
   try {
     const version = await runtime.resolve();
-    // The server listens while the workers start (a request meanwhile waits for one), and is
-    // announced once they are ready.
+    // The server listens, and is registered, while the workers start (a request meanwhile waits
+    // for one); it is announced once they are ready.
     listening = startServer(runtime, { host: '127.0.0.1', port: o.port, appName: loaded.config.name, ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
-    const [warm, server] = await Promise.all([provider.context.reporter.step(`Starting ${runtime.poolSize} worker${runtime.poolSize > 1 ? 's' : ''} for version ${version.version}`, () => runtime.pool(version).prewarm()), listening]);
+    registered = listening.then((server) => provider.registerServe({ pid: process.pid, url: server.url, started: new Date().toISOString() }));
+    const [warm, server, unregister] = await Promise.all([provider.context.reporter.step(`Starting ${runtime.poolSize} worker${runtime.poolSize > 1 ? 's' : ''} for version ${version.version}`, () => runtime.pool(version).prewarm()), listening, registered]);
     if (!warm.ok) {
       throw new MlserveError('FUNCTION_ERROR', `version ${version.version} failed to start: ${warm.error.errorType}: ${warm.error.errorMessage}`, { hint: 'fix the model or handler, deploy again; `mlserve logs` has the traceback' });
     }
-    const unregister = await provider.registerServe({ pid: process.pid, url: server.url, started: new Date().toISOString() });
     return {
       url: server.url,
       version: String(version.version),
@@ -40,7 +41,8 @@ export async function serveStage(provider: LocalProvider, o: ServeOptions): Prom
       },
     };
   } catch (error) {
-    await listening?.then((server) => server.close(), () => undefined); // it may have failed first: the error below says why
+    await registered?.then((unregister) => unregister(), () => undefined); // it may have failed first: the error below says why
+    await listening?.then((server) => server.close(), () => undefined);
     await runtime.close();
     await provider.closeLog();
     throw error;
