@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 
 const SECONDS = Number(process.env.MLSERVE_BENCH_SECONDS ?? 3);
+const ROUNDS = 3;
 
 function train(python, dir, kind) {
   const code = kind === 'light'
@@ -19,11 +20,12 @@ function train(python, dir, kind) {
   writeFileSync(join(dir, 'requirements.txt'), 'scikit-learn==1.6.1\n');
 }
 
-async function load(url, body, concurrency) {
+/** Requests answered in `seconds` after a warm-up, at `concurrency`: their latencies and errors. */
+async function drive(url, body, concurrency, seconds, warmMs) {
   const latencies = [];
   let errors = 0;
-  const warmEnd = Date.now() + 500;
-  const end = warmEnd + SECONDS * 1000;
+  const warmEnd = Date.now() + warmMs;
+  const end = warmEnd + seconds * 1000;
   const client = async () => {
     while (Date.now() < end) {
       const t = performance.now();
@@ -34,9 +36,31 @@ async function load(url, body, concurrency) {
     }
   };
   await Promise.all(Array.from({ length: concurrency }, client));
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
-  return { rps: latencies.length / SECONDS, p50: pct(0.5), p99: pct(0.99), errors };
+  return { latencies, errors };
+}
+
+/**
+ * The floor and mlserve driven in turns (ROUNDS each, SECONDS in all per side), so a drift of this
+ * machine's speed during a case weighs on both sides alike; memory is each side's largest reading.
+ */
+async function compare(sides, body, concurrency) {
+  const totals = sides.map(() => ({ latencies: [], errors: 0, rss: 0, pss: 0 }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, side] of sides.entries()) {
+      const run = await drive(side.url, body, concurrency, SECONDS / ROUNDS, round === 0 ? 500 : 150);
+      const mem = memoryOf(side.pid);
+      const total = totals[i];
+      total.latencies.push(...run.latencies);
+      total.errors += run.errors;
+      total.rss = Math.max(total.rss, mem.rss);
+      total.pss = Math.max(total.pss, mem.pss);
+    }
+  }
+  return totals.map(({ latencies, errors, rss, pss }) => {
+    latencies.sort((a, b) => a - b);
+    const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+    return { rps: latencies.length / SECONDS, p50: pct(0.5), p99: pct(0.99), errors, rss, pss };
+  });
 }
 
 function startProcess(cmd, args, opts, readyLine) {
@@ -108,14 +132,11 @@ export default {
       for (const n of [1, 100]) {
         const body = JSON.stringify({ instances: Array.from({ length: n }, (_, i) => [5 + (i % 3) / 10, 3.1, 1.4 + (i % 5), 0.2 + (i % 2)]) });
         for (const c of [1, 16]) {
-          const base = await load(floor.url, body, c);
-          const baseMem = memoryOf(floor.pid);
-          const ours = await load(url, body, c);
-          const ourMem = memoryOf(serve.child.pid);
+          const [base, ours] = await compare([floor, { url, pid: serve.child.pid }], body, c);
           const label = `serve ${kind === 'light' ? 'logistic regression' : 'random forest 200'}, ${n} row${n > 1 ? 's' : ''}, c=${c}`;
           const mem = (m) => `RSS ${m.rss.toFixed(0)} MB PSS ${m.pss.toFixed(0)} MB`;
-          rows.push([`${label} — floor (http.server + predict, a process per core)`, `${base.rps.toFixed(0)} req/s p50 ${base.p50.toFixed(2)} ms p99 ${base.p99.toFixed(2)} ms ${mem(baseMem)}${base.errors ? ` ${base.errors} errors` : ''}`, 'baseline']);
-          rows.push([`${label} — mlserve serve`, `${ours.rps.toFixed(0)} req/s p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms ${mem(ourMem)}${ours.errors ? ` ${ours.errors} errors` : ''}`, `${(ours.rps / base.rps).toFixed(2)}x throughput, ${(ours.p50 / base.p50).toFixed(2)}x p50, ${(ourMem.rss / baseMem.rss).toFixed(2)}x RSS`]);
+          rows.push([`${label} — floor (http.server + predict, a process per core)`, `${base.rps.toFixed(0)} req/s p50 ${base.p50.toFixed(2)} ms p99 ${base.p99.toFixed(2)} ms ${mem(base)}${base.errors ? ` ${base.errors} errors` : ''}`, 'baseline']);
+          rows.push([`${label} — mlserve serve`, `${ours.rps.toFixed(0)} req/s p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms ${mem(ours)}${ours.errors ? ` ${ours.errors} errors` : ''}`, `${(ours.rps / base.rps).toFixed(2)}x throughput, ${(ours.p50 / base.p50).toFixed(2)}x p50, ${(ours.rss / base.rss).toFixed(2)}x RSS`]);
         }
       }
       floor.stop();

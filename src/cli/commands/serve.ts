@@ -18,16 +18,17 @@ export const serveCommand: CommandBody = {
     { command: 'aws lambda invoke --endpoint-url http://127.0.0.1:8080 --function-name iris --payload file://event.json out.json', description: 'the Invoke API' },
   ],
   async run(ctx, _args, raw) {
+    // A long-running server: V8 doubles its young generation under load, up to 16 MB a semi-space,
+    // 10-25 MB more RSS here for no throughput the bench could measure. Kept at its start size, so
+    // set before anything allocates much (reading a changed config does). --max-semi-space-size
+    // would be read only when the heap is made; the growth factor is read at each growth.
+    setFlagsFromString('--semi-space-growth-factor=1');
     const loaded = await loadFor(ctx);
     const port = raw.port === undefined ? loaded.config.local.port : Number(raw.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MlserveError('USAGE', `--port ${String(raw.port)}: expected 0–65535`, { hint: 'e.g. --port 8080' });
     const pinned = raw.version === undefined ? undefined : Number(raw.version);
     if (pinned !== undefined && !(Number.isInteger(pinned) && pinned > 0)) throw new MlserveError('USAGE', `--version ${String(raw.version)}: expected a version number`, { hint: 'run `mlserve versions`' });
     const { serveModel } = await import('../../core/actions/serve.js');
-    // A long-running server: V8 doubles its young generation under load, up to 16 MB a semi-space,
-    // 10-25 MB more RSS here for no throughput the bench could measure. Kept at its start size.
-    // (--max-semi-space-size is read only when the heap is made; the growth factor at each growth.)
-    setFlagsFromString('--semi-space-growth-factor=1');
     // The terminal gets every worker line but the per-request metric records (those are `mlserve logs`' business).
     const onLog = (line: string, source: string) => {
       if (ctx.options.debug || !line.startsWith('{"_aws"')) ctx.reporter.info(ctx.errStyle.dim(`[${source}] ${line}`));
