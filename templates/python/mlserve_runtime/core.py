@@ -13,6 +13,7 @@ from .http import Request, Response, error_response, json_body, route
 from .loaders import load_model
 from .observability import emit, log, request_record
 from .settings import load_settings, point_caches_at_tmp
+from .stack import with_room
 
 
 class Runtime:
@@ -31,8 +32,9 @@ class Runtime:
         artifacts = self.settings.get("artifacts", [])
         # The pre-flight runs before anything is uploaded: offloaded files come from the model directory.
         local = verify_local(artifacts, local_artifacts) if local_artifacts is not None else fetch_all(artifacts, log)
-        self.model = load_model(self.framework, self.model_dir, model.get("file"), model.get("predict"),
-                                resolve=lambda rel: local.get(rel) or os.path.join(self.model_dir, rel))
+        # The load imports the framework, dozens of modules deep: with room on the frame stack (stack.py).
+        self.model = with_room(load_model, self.framework, self.model_dir, model.get("file"), model.get("predict"),
+                               resolve=lambda rel: local.get(rel) or os.path.join(self.model_dir, rel))
         self.init_ms = round((time.perf_counter() - started) * 1000, 1)
         self._cold = True
         log("init", model=self.name, framework=self.framework, version=self.version, sha256=self.model_sha256,
