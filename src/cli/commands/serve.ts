@@ -21,8 +21,10 @@ export const serveCommand: CommandBody = {
     // A long-running server: V8 doubles its young generation under load, up to 16 MB a semi-space,
     // 10-25 MB more RSS here for no throughput the bench could measure. Kept at its start size, so
     // set before anything allocates much (reading a changed config does). --max-semi-space-size
-    // would be read only when the heap is made; the growth factor is read at each growth.
-    setFlagsFromString('--semi-space-growth-factor=1');
+    // would be read only when the heap is made; the growth factor is read at each growth. Newer V8
+    // (13) clamps the factor to 2, where it would do nothing, and an unknown flag prints an error:
+    // so only before that.
+    if (Number(process.versions.v8.split('.')[0]) <= 12) setFlagsFromString('--semi-space-growth-factor=1');
     const loaded = await loadFor(ctx);
     const port = raw.port === undefined ? loaded.config.local.port : Number(raw.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MlserveError('USAGE', `--port ${String(raw.port)}: expected 0–65535`, { hint: 'e.g. --port 8080' });
