@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { Config } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
+import type { ConnectionSink } from './direct.js';
+import { localPlatform } from './platform.js';
 import type { LocalAlias, LocalStore, LocalVersion } from './store.js';
 import { WorkerPool, type WorkerSpec, type Outcome } from './worker-pool.js';
 
@@ -19,6 +22,8 @@ export class LocalRuntime {
   private readonly known = new Map<number, LocalVersion>();
   /** The alias, re-read only when alias.json is replaced (promote/rollback write it atomically). */
   private aliasCache: { stamp: string; alias: LocalAlias } | undefined;
+  /** Set by `serve`: workers also take connections (direct.ts). */
+  private direct: { sink: ConnectionSink; logFile: string } | undefined;
 
   constructor(
     private readonly store: LocalStore,
@@ -67,12 +72,35 @@ export class LocalRuntime {
   }
 
   private async currentAlias(): Promise<LocalAlias> {
+    const stamp = this.aliasStamp();
+    if (this.aliasCache?.stamp !== stamp) this.aliasCache = { stamp, alias: await this.store.alias() };
+    return this.aliasCache.alias;
+  }
+
+  private aliasStamp(): string {
     // A synchronous stat: microseconds, where the promise API's round trip through the thread pool
     // was the largest cost of a request in serve's profile.
     const info = statSync(this.store.aliasFile, { throwIfNoEntry: false });
-    const stamp = info ? `${info.ino}:${info.mtimeMs}` : 'none';
-    if (this.aliasCache?.stamp !== stamp) this.aliasCache = { stamp, alias: await this.store.alias() };
-    return this.aliasCache.alias;
+    return info ? `${info.ino}:${info.mtimeMs}` : 'none';
+  }
+
+  /** From now on, pools started for `serve` let their workers take connections themselves. */
+  serveDirectly(sink: ConnectionSink, logFile: string): void {
+    this.direct = { sink, logFile };
+  }
+
+  /**
+   * Hand a new connection to the workers of the version that takes all of the stage's traffic (the
+   * pinned one, or the alias's when no canary splits it), if they are warm; false: the server keeps it.
+   */
+  adopt(socket: Socket): boolean {
+    let version: number | undefined = this.pinned;
+    if (version === undefined) {
+      const alias = this.aliasCache?.stamp === this.aliasStamp() ? this.aliasCache.alias : undefined;
+      if (!alias || alias.canary || alias.version === null) return false; // the server's path reads the alias anew
+      version = Number(alias.version);
+    }
+    return this.pools.get(version)?.adopt(socket) ?? false;
   }
 
   /** What a version's workers are started with (`memoryMb`: what they may use; the config's unless tuning). */
@@ -93,6 +121,9 @@ export class LocalRuntime {
       timeoutMs: this.config.resources.timeout * 1000,
       memoryMb,
       onLog: (line, pid) => this.onLog?.(line, version.version, pid),
+      ...(this.direct
+        ? { direct: { ...this.direct, aliasFile: this.store.aliasFile, version: version.version, pinned: this.pinned !== undefined, maxPayload: localPlatform.maxPayloadBytes } }
+        : {}),
     };
   }
 

@@ -23,7 +23,10 @@ export async function serveStage(provider: LocalProvider, o: ServeOptions): Prom
     const version = await runtime.resolve();
     // The server listens, and is registered, while the workers start (a request meanwhile waits
     // for one); it is announced once they are ready.
-    listening = startServer(runtime, { host: '127.0.0.1', port: o.port, appName: loaded.config.name, ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
+    // Workers answer requests themselves (direct.ts) but under --debug, where every request's access
+    // line is the server's; and not on Windows, where a socket cannot be handed to a Python process.
+    const direct = !o.onAccess && process.platform !== 'win32' ? { direct: { logFile: provider.logFile } } : {};
+    listening = startServer(runtime, { host: '127.0.0.1', port: o.port, appName: loaded.config.name, ...direct, ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
     registered = listening.then((server) => provider.registerServe({ pid: process.pid, url: server.url, started: new Date().toISOString() }));
     const [warm, server, unregister] = await Promise.all([provider.context.reporter.step(`Starting ${runtime.poolSize} worker${runtime.poolSize > 1 ? 's' : ''} for version ${version.version}`, () => runtime.pool(version).prewarm()), listening, registered]);
     if (!warm.ok) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { MlserveError } from '../../core/errors.js';
 import { functionUrlEvent, httpResponseOf } from '../http-event.js';
 import { localPlatform } from './platform.js';
@@ -20,12 +20,15 @@ export interface Server {
  * The local endpoint: every request becomes a Function URL event for the bundle's own handler, and
  * POST /2015-03-31/functions/<name>/invocations is Lambda's Invoke API (as the Runtime Interface
  * Emulator serves it), so `aws lambda invoke --endpoint-url` and the AWS SDK work against it.
+ * With `direct`, each connection goes to the workers of the version taking the stage's traffic,
+ * which answer Function URL requests themselves (direct.ts); this server takes whatever they give
+ * back, and every connection while none is warm.
  */
 export async function startServer(
   runtime: LocalRuntime,
-  options: { host: string; port: number; appName: string; onAccess?: (line: string) => void },
+  options: { host: string; port: number; appName: string; direct?: { logFile: string }; onAccess?: (line: string) => void },
 ): Promise<Server> {
-  const server = createServer((req, res) => {
+  const http = createServer((req, res) => {
     // A client that goes away mid-request resets the socket: nothing to answer, nothing to crash.
     req.on('error', () => undefined);
     res.on('error', () => undefined);
@@ -35,10 +38,17 @@ export async function startServer(
       if (!res.headersSent) send(res, status, { error: { code: error instanceof MlserveError ? error.code : 'SERVER_ERROR', message } });
     });
   });
-  const sockets = new Set<import('node:net').Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
+  const toServer = (socket: Socket): void => {
+    http.emit('connection', socket);
+    socket.resume();
+  };
+  if (options.direct) runtime.serveDirectly({ toServer, answer: answerLost }, options.direct.logFile);
+  const sockets = new Set<Socket>();
+  const server = createNetServer({ pauseOnConnect: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined); // a client gone: nothing to answer
+    if (!options.direct || !runtime.adopt(socket)) toServer(socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
@@ -127,6 +137,14 @@ async function invokeApi(runtime: LocalRuntime, options: ServerOptions, req: Inc
 
 function timeoutSeconds(outcome: Extract<Outcome, { kind: 'timeout' }>): string {
   return (outcome.timeoutMs / 1000).toFixed(2);
+}
+
+/** The request a worker was running when it died or was stopped, answered on the server's copy of its connection. */
+function answerLost(socket: Socket, outcome: Exclude<Outcome, { kind: 'ok' | 'throttled' }>, requestId: string, version: string): void {
+  const [status, code, message] = failure(outcome);
+  const body = JSON.stringify({ error: { code, message, request_id: requestId } });
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, `x-mlserve-version: ${version}`, `x-amzn-requestid: ${requestId}`, `date: ${new Date().toUTCString()}`, 'connection: close'];
+  socket.write(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
 }
 
 /** HTTP status, error code and message for a failed invocation on the Function URL path. */

@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { DirectConnections, readInFlight, type ConnectionSink, type InFlight } from './direct.js';
 
 /** How to start workers for one version of the bundle. */
 export interface WorkerSpec {
@@ -16,6 +18,22 @@ export interface WorkerSpec {
   memoryMb: number;
   /** Every log line a worker prints (stdout and stderr). */
   onLog?: (line: string, pid: number) => void;
+  /** Workers also serve connections handed to them (direct.ts): `serve` only. */
+  direct?: DirectSpec;
+}
+
+export interface DirectSpec {
+  sink: ConnectionSink;
+  /** The stage's alias file: a worker serves directly only while it names this version alone. */
+  aliasFile: string;
+  version: number;
+  /** Serving a pinned version (`serve --version`): the alias does not matter. */
+  pinned: boolean;
+  maxPayload: number;
+  /** The stage's log: a worker appends its request records there itself. */
+  logFile: string;
+  /** Requests a worker lets wait on its connections, past the one it runs; more are throttled (429). */
+  queue?: number;
 }
 
 export interface FunctionError {
@@ -54,8 +72,9 @@ interface Process {
 }
 
 function spawned(spec: WorkerSpec, env: Record<string, string>, siblings: number): { proc: Process; child: ChildProcess } {
-  const stdio = ['ignore', ...Array<'pipe'>(4 + 4 * siblings).fill('pipe')] as const;
-  const child = spawn(spec.python, ['-m', 'mlserve_runtime.worker'], { cwd: spec.bundleDir, env, stdio: [...stdio] });
+  // Direct serving adds Node's IPC channel after the siblings' pipes (its fd is in NODE_CHANNEL_FD).
+  const stdio: ('ignore' | 'pipe' | 'ipc')[] = ['ignore', ...Array<'pipe'>(4 + 4 * siblings).fill('pipe'), ...(spec.direct ? ['ipc' as const] : [])];
+  const child: ChildProcess = spawn(spec.python, ['-m', 'mlserve_runtime.worker'], { cwd: spec.bundleDir, env, stdio });
   child.once('error', () => undefined);
   const exit = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
   const pipes = { stdout: child.stdout!, stderr: child.stderr!, requests: child.stdio[3] as Writable, replies: child.stdio[4] as Readable };
@@ -103,6 +122,9 @@ class Worker {
   hello: Record<string, unknown> | undefined;
   exited = false;
   detail = '';
+  /** Direct serving: why the pool killed it (its request in flight is answered so), and that request. */
+  killedFor: Exclude<Outcome, { kind: 'ok' | 'throttled' }> | undefined;
+  inFlight: InFlight | undefined;
   private pending: ((reply: Record<string, unknown> | undefined) => void) | undefined;
   private logs = '';
   private readonly onExit: Promise<void>;
@@ -113,6 +135,8 @@ class Worker {
     readonly tmp: string,
     private readonly proc: Process,
     readonly child?: ChildProcess,
+    /** Direct serving: the channel its family takes connections from (its own, or its forker's). */
+    readonly link?: ChildProcess,
   ) {
     this.pipes = proc.pipes;
     for (const stream of [this.pipes.stdout, this.pipes.stderr]) {
@@ -137,6 +161,10 @@ class Worker {
       this.detail = detail ?? exitStatus(this.pid);
       first?.(undefined);
       this.pending?.(undefined);
+      if (spec.direct) {
+        this.inFlight = readInFlight(this.stateFile);
+        rmSync(this.stateFile, { force: true });
+      }
       rmSync(this.tmp, { recursive: true, force: true });
     });
     // A pipe fails when the worker dies under it: ECONNRESET when it exits with bytes of ours unread,
@@ -158,6 +186,11 @@ class Worker {
 
   get pid(): number {
     return this.child?.pid ?? Number(this.hello?.pid ?? 0);
+  }
+
+  /** Where direct.py records the request it is running. */
+  get stateFile(): string {
+    return `${this.tmp}.inflight`;
   }
 
   /** Resolves when the process has ended. */
@@ -214,10 +247,14 @@ class Worker {
 /** Start a worker; with `siblings`, it forks that many more after its init (worker.py says how). */
 function startWorker(spec: WorkerSpec, siblings = 0): Worker[] {
   const tmps = Array.from({ length: siblings + 1 }, () => mkdtempSync(join(tmpdir(), 'mlserve-worker-')));
-  const env = { ...spec.env, PYTHONPATH: spec.bundleDir, PYTHONUNBUFFERED: '1', MLSERVE_TMP: tmps[0]!, TMPDIR: tmps[0]! };
-  const { proc, child } = spawned(spec, siblings ? { ...env, MLSERVE_FORK_TMPS: tmps.slice(1).join(delimiter) } : env, siblings);
-  const first = new Worker(spec, tmps[0]!, proc, child);
-  return [first, ...tmps.slice(1).map((tmp, i) => new Worker(spec, tmp, forked(child, i)))];
+  const env: Record<string, string> = { ...spec.env, PYTHONPATH: spec.bundleDir, PYTHONUNBUFFERED: '1', MLSERVE_TMP: tmps[0]!, TMPDIR: tmps[0]! };
+  if (siblings) env.MLSERVE_FORK_TMPS = tmps.slice(1).join(delimiter);
+  const d = spec.direct;
+  if (d) env.MLSERVE_DIRECT = JSON.stringify({ alias: d.aliasFile, version: d.version, pinned: d.pinned, max_payload: d.maxPayload, timeout_ms: spec.timeoutMs, log: d.logFile, queue: d.queue });
+  const { proc, child } = spawned(spec, env, siblings);
+  const link = d ? child : undefined;
+  const first = new Worker(spec, tmps[0]!, proc, child, link);
+  return [first, ...tmps.slice(1).map((tmp, i) => new Worker(spec, tmp, forked(child, i), undefined, link))];
 }
 
 /**
@@ -231,12 +268,60 @@ export class WorkerPool {
   private readonly idle: Worker[] = [];
   private readonly waiting: ((w: Worker | undefined) => void)[] = [];
   private closed = false;
+  private readonly direct: DirectConnections | undefined = undefined;
+  private guard: NodeJS.Timeout | undefined;
+  private nextLink = 0;
 
   constructor(
-    private readonly spec: WorkerSpec,
+    private spec: WorkerSpec,
     readonly size: number,
     readonly queueLimit: number = size * 25,
-  ) {}
+  ) {
+    if (spec.direct) {
+      this.spec = { ...spec, direct: { ...spec.direct, queue: Math.ceil(queueLimit / size) } };
+      this.direct = new DirectConnections(spec.direct.sink, String(spec.direct.version));
+    }
+  }
+
+  /**
+   * Hand a connection to the workers (direct serving) when one is ready to take it and the queue of
+   * connections waiting for one has room; false: the server keeps it (and throttles it when that queue
+   * is full). A worker also throttles requests on the connections it holds past its share of the queue.
+   */
+  adopt(socket: Socket): boolean {
+    if (!this.direct || this.closed || this.direct.undelivered >= this.queueLimit) return false;
+    const links = [...this.workers].filter((w) => w.child && w.link && !w.exited && w.hello?.type === 'ready');
+    if (links.length === 0) return false;
+    this.direct.adopt(socket, links[this.nextLink++ % links.length]!.link!);
+    this.guard ??= setInterval(() => this.watchDirect(), MEMORY_POLL_MS).unref();
+    return true;
+  }
+
+  /** A direct request past the timeout, or its worker over the memory limit: killed, and answered so when it ends. */
+  private watchDirect(): void {
+    if (!this.direct?.open) {
+      clearInterval(this.guard);
+      this.guard = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const worker of this.workers) {
+      if (worker.exited || worker.killedFor) continue;
+      const inFlight = readInFlight(worker.stateFile);
+      if (!inFlight) continue;
+      const rss = worker.rssMb();
+      if (now - inFlight.started > this.spec.timeoutMs) worker.killedFor = { kind: 'timeout', timeoutMs: this.spec.timeoutMs, logs: '' };
+      else if (rss !== undefined && rss > this.spec.memoryMb) worker.killedFor = { kind: 'memory', rssMb: Math.round(rss), logs: '' };
+      if (worker.killedFor) void worker.kill();
+    }
+  }
+
+  /** A worker ended: the direct request it ran is answered, its other connections go back to the server. */
+  private directLost(worker: Worker): void {
+    const family = [...this.workers].some((w) => w !== worker && w.link === worker.link && !w.exited);
+    const outcome = worker.killedFor ?? { kind: 'crash' as const, detail: worker.detail, logs: '' };
+    this.direct?.lost(worker.pid, worker.inFlight, outcome, family ? undefined : worker.link);
+  }
 
   /**
    * Start every worker ahead of traffic. The first forks the rest once its init is done: one init
@@ -319,6 +404,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.guard);
     for (const w of this.waiting.splice(0)) w(undefined);
     await Promise.all([...this.workers].map((w) => w.stop()));
     this.workers.clear();
@@ -328,10 +414,12 @@ export class WorkerPool {
   /** Start a worker, and with `siblings` that many more forked from it: all in the pool, none ready yet. */
   private spawn(siblings = 0): Worker[] {
     const workers = startWorker(this.spec, siblings);
+    if (this.direct && workers[0]!.child) this.direct.listen(workers[0]!.child);
     for (const worker of workers) {
       this.workers.add(worker);
       // A worker that dies while idle (killed from outside) leaves the pool at once.
       void worker.ended.then(() => {
+        if (this.direct) this.directLost(worker);
         const i = this.idle.indexOf(worker);
         if (i >= 0) {
           this.idle.splice(i, 1);
@@ -344,7 +432,7 @@ export class WorkerPool {
   }
 
   private acquire(): Promise<{ worker: Worker; cold: boolean } | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
+    if (this.closed || (this.direct && this.direct.undelivered + this.waiting.length >= this.queueLimit)) return Promise.resolve(undefined);
     const idle = this.idle.pop();
     if (idle) return Promise.resolve({ worker: idle, cold: false });
     if (this.workers.size < this.size) return Promise.resolve({ worker: this.spawn()[0]!, cold: true });

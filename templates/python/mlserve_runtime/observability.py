@@ -40,6 +40,15 @@ def request_record(model_name: str, fields: dict) -> dict:
     }
 
 
+# Set while the local worker serves a request directly (direct.py): the record goes straight to the
+# stage's log, in the server's format, instead of through stdout and the server.
+record_sink = None
+
+
 def emit(record: dict) -> None:
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
+    line = json.dumps(record, default=str)
+    if record_sink is not None:
+        record_sink(line)
+        return
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()

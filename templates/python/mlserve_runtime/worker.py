@@ -53,7 +53,7 @@ def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
-def _fork_hazard(sibling_fds: range) -> tuple[str | None, int]:
+def _fork_hazard(sibling_fds: range, channel: int | None) -> tuple[str | None, int]:
     """Why forking now would be unsafe (or None), and the pid of a probe child to reap (or 0). Only
     the forking thread lives on in a child: a library whose threads would be missing there
     (onnxruntime's pool, OpenMP's) hangs in it. The libraries that are safe (OpenBLAS) stop their
@@ -78,7 +78,7 @@ def _fork_hazard(sibling_fds: range) -> tuple[str | None, int]:
     if threads > 1:
         return f"the init left {threads - 1} thread(s) running that a fork would not copy", probe
     for fd in map(int, fds):
-        if fd > 4 and fd not in sibling_fds:
+        if fd > 4 and fd not in sibling_fds and fd != channel:
             try:
                 if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
                     return f"the init opened a connection (fd {fd}) that forked workers would share", probe
@@ -101,10 +101,10 @@ def _become_sibling(index: int, count: int, tmp: str) -> None:
         numpy.random.seed()  # numpy's global generator does not reseed after a fork; Python's random does
 
 
-def _fork_siblings(tmps: list[str]) -> tuple[bool, list[int], str | None]:
+def _fork_siblings(tmps: list[str], channel: int | None) -> tuple[bool, list[int], str | None]:
     """Fork one worker per directory in `tmps`. Returns (True, [], None) in a child, else (False, the
-    pids forked, why not all of them were)."""
-    why, probe = _fork_hazard(range(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps)))
+    pids forked, why not all of them were). The server's channel (direct serving) is shared by all."""
+    why, probe = _fork_hazard(range(SIBLING_FDS, SIBLING_FDS + 4 * len(tmps)), channel)
     pids: list[int] = []
     if why is None:
         sys.stdout.flush()
@@ -129,9 +129,21 @@ def _fork_siblings(tmps: list[str]) -> tuple[bool, list[int], str | None]:
     return False, pids, why
 
 
+def _direct() -> tuple[int | None, dict | None]:
+    """The server's channel and settings when it hands this worker connections (direct.py), taken
+    out of the environment so nothing the handler starts inherits them."""
+    settings = os.environ.pop("MLSERVE_DIRECT", None)
+    channel = os.environ.pop("NODE_CHANNEL_FD", None)
+    os.environ.pop("NODE_CHANNEL_SERIALIZATION_MODE", None)
+    if settings is None or channel is None:
+        return None, None
+    os.set_inheritable(int(channel), False)
+    return int(channel), json.loads(settings)
+
+
 def main() -> None:
     tmps = [p for p in os.environ.pop("MLSERVE_FORK_TMPS", "").split(os.pathsep) if p]
-    requests = os.fdopen(3, "rb")  # buffered: an unbuffered readline() is one syscall per byte
+    channel, direct = _direct()
     replies = os.fdopen(4, "wb")
 
     def reply(message: dict) -> None:
@@ -147,14 +159,13 @@ def main() -> None:
         sys.exit(1)
     ready = {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)}
     if tmps:
-        forked, siblings, why = _fork_siblings(tmps)
+        forked, siblings, why = _fork_siblings(tmps, channel)
         ready.update(forked=forked, siblings=siblings)
         if why is not None:
             ready["fork_refused"] = why
     reply({**ready, "pid": os.getpid()})
 
-    for line in iter(requests.readline, b""):
-        message = json.loads(line)
+    def serve_message(message: dict) -> None:
         context = Context(message.get("request_id", ""), message.get("deadline_ms", time.time() * 1000 + 3000))
         try:
             result = handler(message["event"], context)
@@ -164,6 +175,15 @@ def main() -> None:
             reply({"id": message["id"], "ok": False, "error": _error(exc)})
         sys.stdout.flush()
         sys.stderr.flush()
+
+    if channel is not None:
+        from .direct import Server
+
+        Server(handler, serve_message, channel, direct).run(3)
+        return
+    requests = os.fdopen(3, "rb")  # buffered: an unbuffered readline() is one syscall per byte
+    for line in iter(requests.readline, b""):
+        serve_message(json.loads(line))
 
 
 if __name__ == "__main__":
