@@ -5,7 +5,7 @@ import { loadFor, providerContext, providerFlagOptions } from '../provider-conte
 
 export const serveCommand: CommandBody = {
   description:
-    'Serve the stage’s deployed version on 127.0.0.1: an HTTP server in front of warm Python workers running the bundle’s own Lambda handler. Every request becomes a Function URL event; POST /2015-03-31/functions/<name>/invocations is Lambda’s Invoke API. Workers follow resources.timeout and resources.memory as Lambda would. --target aws serves the exact bundle AWS would get, when this machine can run it.',
+    'Serve the stage’s deployed version on 127.0.0.1: warm Python workers running the bundle’s own Lambda handler, each answering the connections the server hands it. Every request becomes a Function URL event; POST /2015-03-31/functions/<name>/invocations is Lambda’s Invoke API. Workers follow resources.timeout and resources.memory as Lambda would. --target aws serves the exact bundle AWS would get, when this machine can run it.',
   options: [
     { flags: '-p, --port <port>', description: 'port (default: local.port, 8080; 0 picks a free one)' },
     { flags: '--version <n>', description: 'serve this version instead of following the stage alias' },

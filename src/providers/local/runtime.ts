@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { Config } from '../../core/config/schema.js';
 import { MlserveError } from '../../core/errors.js';
@@ -121,7 +122,8 @@ export class LocalRuntime {
       timeoutMs: this.config.resources.timeout * 1000,
       memoryMb,
       onLog: (line, pid) => this.onLog?.(line, version.version, pid),
-      ...(this.direct
+      // A bundle made before direct serving has no direct.py: its workers are started as before.
+      ...(this.direct && existsSync(join(this.store.versionDir(version.version), 'mlserve_runtime/direct.py'))
         ? { direct: { ...this.direct, aliasFile: this.store.aliasFile, version: version.version, pinned: this.pinned !== undefined, maxPayload: localPlatform.maxPayloadBytes } }
         : {}),
     };

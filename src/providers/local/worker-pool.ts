@@ -290,7 +290,7 @@ export class WorkerPool {
    */
   adopt(socket: Socket): boolean {
     if (!this.direct || this.closed || this.direct.undelivered >= this.queueLimit) return false;
-    const links = [...this.workers].filter((w) => w.child && w.link && !w.exited && w.hello?.type === 'ready');
+    const links = [...this.workers].filter((w) => w.child && w.link && !w.exited && w.hello?.type === 'ready' && w.hello.direct === true);
     if (links.length === 0) return false;
     this.direct.adopt(socket, links[this.nextLink++ % links.length]!.link!);
     this.guard ??= setInterval(() => this.watchDirect(), MEMORY_POLL_MS).unref();

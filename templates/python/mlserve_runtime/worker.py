@@ -15,6 +15,10 @@ and shares the model's pages. A fork carries only the calling thread and shares 
 connection, so it is refused when the init left a thread a fork would lose, or a connection; the
 ready reply then carries "fork_refused" with the reason (also when a fork fails), and the pool
 starts the workers that were not forked itself.
+
+Direct serving: under `serve`, the pool also gives the worker Node's IPC channel (NODE_CHANNEL_FD)
+and MLSERVE_DIRECT; the worker then takes connections from that channel and answers their requests
+itself (direct.py), and still serves the pipe's requests in the same loop. Siblings share the channel.
 """
 from __future__ import annotations
 
@@ -157,7 +161,7 @@ def main() -> None:
         traceback.print_exc()
         reply({"type": "init_error", "error": _error(exc)})
         sys.exit(1)
-    ready = {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)}
+    ready = {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1), "direct": channel is not None}
     if tmps:
         forked, siblings, why = _fork_siblings(tmps, channel)
         ready.update(forked=forked, siblings=siblings)
