@@ -210,7 +210,6 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.conns: dict[socket.socket, list] = {}  # socket: [id, peer ip, last active]
         self.pending = b""
-        self.handles: list[str] = []
         self.pid = os.getpid()
         self.log = os.open(settings["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         state = f"{os.environ['MLSERVE_TMP']}.inflight"
@@ -266,13 +265,18 @@ class Server:
             self.selector.unregister(self.channel)  # the server is gone; our pipe closes next
             return
         fds = _fds(ancillary)
+        # Node writes each message whole, with its socket, and the next only after our ACK: a read
+        # holds whole messages (SCM_RIGHTS messages are never coalesced), whichever sibling makes it.
         *complete, self.pending = (self.pending + data).split(b"\n")
         for line in complete:
             message = json.loads(line)
-            if message.get("cmd") != "NODE_HANDLE" or not fds:
+            if message.get("cmd") != "NODE_HANDLE":
+                continue
+            conn_id = message["msg"]["id"]
+            if not fds:  # its socket did not come (cannot happen but by a kernel's limit): the server keeps it
+                self.tell({"mlserve": "handback", "id": conn_id}, ack=True)
                 continue
             conn = socket.socket(fileno=fds.pop(0))
-            conn_id = message["msg"]["id"]
             self.tell({"mlserve": "took", "id": conn_id, "pid": self.pid}, ack=True)
             try:
                 peer = conn.getpeername()[0]
