@@ -329,33 +329,37 @@ class Server:
         if req.close:
             self.drop(conn, "closed")
 
+    def ids(self, request_id: str) -> list[tuple[str, str]]:
+        return [("x-mlserve-version", self.version), ("x-amzn-requestid", request_id)]
+
+    def failed(self, req: Request, status: int, code: str, message: str, request_id: str | None) -> bytes:
+        """An error answer in the body and headers server.ts gives the same failure."""
+        error = {"code": code, "message": message, **({"request_id": request_id} if request_id else {})}
+        headers = [("content-type", "application/json"), *(self.ids(request_id) if request_id else [])]
+        return encode(status, headers, json.dumps({"error": error}).encode(), req.close)
+
     def throttled(self, req: Request, request_id: str) -> bytes:
-        """As server.ts failure() answers a throttled request."""
-        error = {"code": "TOO_MANY_REQUESTS", "message": "every worker is busy and the queue is full (resources.concurrency); retry later", "request_id": request_id}
-        ids = [("x-mlserve-version", self.version), ("x-amzn-requestid", request_id)]
-        return encode(429, [("content-type", "application/json"), *ids], json.dumps({"error": error}).encode(), req.close)
+        return self.failed(req, 429, "TOO_MANY_REQUESTS", "every worker is busy and the queue is full (resources.concurrency); retry later", request_id)
 
     def answer(self, req: Request, request_id: str, peer: str) -> bytes:
-        ids = [("x-mlserve-version", self.version), ("x-amzn-requestid", request_id)]
         context = Context(request_id, time.time() * 1000 + self.timeout_ms)
         observability.record_sink = self.record
         try:
             result = self.handler(function_url_event(req, request_id, peer), context)
         except Exception as exc:  # a function error, as the pool's path answers it (server.ts failure())
             traceback.print_exc()
-            error = {"code": "FUNCTION_ERROR", "message": f"{type(exc).__name__}: {exc}", "request_id": request_id}
-            return encode(502, [("content-type", "application/json"), *ids], json.dumps({"error": error}).encode(), req.close)
+            return self.failed(req, 502, "FUNCTION_ERROR", f"{type(exc).__name__}: {exc}", request_id)
         finally:
             observability.record_sink = None
         try:
             status, headers, body = http_response(result)
+            ids = self.ids(request_id)
             names = {name for name, _ in ids}
             headers = [(k, v) for k, v in headers if k.lower() not in names] + ids
             return encode(status, headers, b"" if req.method == "HEAD" else body, req.close)
         except (ValueError, TypeError, UnicodeEncodeError) as exc:  # Node's server refuses such a response too
             print(f"mlserve: the handler's response cannot be sent: {exc}", file=sys.stderr)
-            error = {"code": "SERVER_ERROR", "message": "internal error in the local server"}
-            return encode(500, [("content-type", "application/json")], json.dumps({"error": error}).encode(), req.close)
+            return self.failed(req, 500, "SERVER_ERROR", "internal error in the local server", None)
 
     def record(self, line: str) -> None:
         """A request record appended to the stage's log as the server writes its lines (one write, so
