@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 import time
 import traceback
-import uuid
 
 from . import HANDLER_VERSION
 from .artifacts import fetch_all, verify_local
+from .context import new_request_id
 from .errors import HttpError, invalid_input
 from .http import Request, Response, error_response, json_body, route
 from .loaders import load_model
@@ -36,14 +36,13 @@ class Runtime:
         self.model = with_room(load_model, self.framework, self.model_dir, model.get("file"), model.get("predict"),
                                resolve=lambda rel: local.get(rel) or os.path.join(self.model_dir, rel))
         self.init_ms = round((time.perf_counter() - started) * 1000, 1)
+        # The version this process serves: Lambda's, or the local worker's, fixed for the process's life.
+        self.version = (os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or os.environ.get("MLSERVE_VERSION")
+                        or self.model_sha256[:12] or "1")
+        self._model_fields = {"name": self.name, "version": self.version, "sha256": self.model_sha256}
         self._cold = True
         log("init", model=self.name, framework=self.framework, version=self.version, sha256=self.model_sha256,
             init_ms=self.init_ms, handler_version=HANDLER_VERSION)
-
-    @property
-    def version(self) -> str:
-        return (os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or os.environ.get("MLSERVE_VERSION")
-                or self.model_sha256[:12] or "1")
 
     def take_cold(self) -> bool:
         """True for the first request this process serves."""
@@ -55,7 +54,7 @@ class Runtime:
     def handle_http(self, request: Request) -> Response:
         started = time.perf_counter()
         cold = self.take_cold()
-        request.request_id = request.request_id or str(uuid.uuid4())
+        request.request_id = request.request_id or new_request_id()
         batch = 0
         handler = "unrouted"
         try:
@@ -76,7 +75,7 @@ class Runtime:
         emit(request_record(self.name, {
             "request_id": request.request_id, "route": handler, "method": request.method, "status": response.status,
             "latency_ms": latency, "cold_start": cold, "batch_size": batch,
-            "model": {"name": self.name, "version": self.version, "sha256": self.model_sha256},
+            "model": self._model_fields,
         }))
         return response
 
@@ -139,7 +138,7 @@ class Runtime:
         requested = [o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)] or None
         outputs = self.model.infer(body["inputs"], requested)
         shape = body["inputs"][0].get("shape") or [0]
-        result = {"model_name": self.name, "model_version": self.version, "id": str(body.get("id") or uuid.uuid4()),
+        result = {"model_name": self.name, "model_version": self.version, "id": str(body.get("id") or new_request_id()),
                   "outputs": outputs, "_batch": shape[0] if shape else 0}
         return result
 

@@ -12,6 +12,8 @@ from .errors import HttpError, invalid_input
 from .settings import MAX_BODY_BYTES
 from .validate import strict_json
 
+COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps with options makes one per call
+
 
 @dataclass
 class Request:
@@ -30,7 +32,7 @@ class Response:
     headers: dict = field(default_factory=dict)
 
     def text(self) -> str:
-        return json.dumps(self.body, separators=(",", ":"))
+        return COMPACT.encode(self.body)
 
     def all_headers(self) -> dict:
         return {"content-type": "application/json", **self.headers}
@@ -44,7 +46,9 @@ def reason(status: int) -> str:
 
 
 def parse_query(raw: str) -> dict:
-    return {k: v[-1] for k, v in parse_qs(raw or "", keep_blank_values=True).items()}
+    if not raw:
+        return {}
+    return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
 
 
 def error_response(error: HttpError) -> Response:
@@ -73,8 +77,21 @@ ROUTES = [
 ]
 
 
+_routed: dict = {}  # (method, path) -> (handler name, path params): a served path is matched once
+ROUTED_MAX = 256
+
+
 def route(method: str, path: str):
     """(handler name, path params), or raise 404/405."""
+    found = _routed.get((method, path))
+    if found is None:
+        found = _route(method, path)
+        if len(_routed) < ROUTED_MAX:
+            _routed[(method, path)] = found
+    return found[0], dict(found[1])
+
+
+def _route(method: str, path: str):
     path = re.sub(r"/+", "/", path or "/")
     if len(path) > 1:
         path = path.rstrip("/")
