@@ -27,6 +27,9 @@ def make_handler(runtime):
             return handle_messages(runtime, event["Records"], kind)
         return runtime.warm_up("schedule")
 
+    # The HTTP entry itself, for a caller that has the request the Function URL event would carry
+    # (the local worker serving a connection, direct.py): the same answer without the event.
+    handler.serve_http = runtime.handle_http
     return handler
 
 

@@ -31,12 +31,13 @@ import socket
 import sys
 import time
 import traceback
-import uuid
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 from . import observability
-from .context import Context
+from .context import Context, new_request_id
+from .http import COMPACT, parse_query
+from .http import Request as HttpRequest
 
 PEEK = 256 * 1024  # a request larger than this (with its body) is served by Node's server
 IDLE_S = 5  # Node's server closes a keep-alive connection idle this long; so do we
@@ -44,10 +45,13 @@ TEXT = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencod
 SIMPLE_PATH = re.compile(rb"^/[A-Za-z0-9\-_~:@!$&'()*+,;=/]*(\?[A-Za-z0-9\-._~:@!$&'()*+,;=/?%]*)?$")
 DOT_SEGMENT = re.compile(rb"/\.\.?(/|\?|$)")
 INVOKE = b"/2015-03-31/functions/"
-HEADER = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")  # RFC 9110 token, then the value
+# Header fields: an RFC 9110 token, a colon, then the value (no CR or LF in it). Neither pattern can
+# backtrack beyond a line: no two parts of one can match the same character.
+FIELDS = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*")
+FIELD = re.compile(r"([^:]+):([^\r\n]*)\r\n")
 METHODS = {b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"HEAD", b"OPTIONS"}
-BODY_TOO_BIG = object()
 STATE_BYTES = 128
+IDLE_STATE = b" " * STATE_BYTES
 
 
 def _fds(ancillary) -> list[int]:
@@ -71,21 +75,22 @@ def parse(view: memoryview, max_payload: int):
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
-    lines = data[:end].split(b"\r\n")
-    parts = lines[0].split(b" ")
+    first, _, block = data[:end + 2].partition(b"\r\n")
+    parts = first.split(b" ")
     if len(parts) != 3 or parts[2] != b"HTTP/1.1" or parts[0] not in METHODS:
         return None
     target = parts[1]
     if target.startswith(INVOKE) or not SIMPLE_PATH.match(target) or DOT_SEGMENT.search(target):
         return None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        match = HEADER.fullmatch(line)
-        if match is None:
-            return None
-        key = match[1].decode("ascii").lower()
-        text = match[2].decode("latin-1")
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    text = block.decode("latin-1")
+    if not FIELDS.fullmatch(text):
+        return None
+    fields = [(name.lower(), value.strip(" \t")) for name, value in FIELD.findall(text)]
+    headers = dict(fields)
+    if len(headers) < len(fields):  # a field given more than once: its values joined, as Node's path does
+        headers = {}
+        for key, value in fields:
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
     if {"transfer-encoding", "expect", "upgrade"} & headers.keys():
         return None
     length = headers.get("content-length", "0")
@@ -133,6 +138,20 @@ def function_url_event(req: Request, request_id: str, source_ip: str) -> dict:
     return event
 
 
+def http_request(req: Request, request_id: str) -> HttpRequest:
+    """The Request the bundle's Lambda handler makes of function_url_event(req) (events.request_v2),
+    made without the event: the same method, path, headers (less the cookie header, which the event
+    carries apart and the handler does not read), query, body and id. tests/test_direct.py holds the
+    two equal."""
+    path, _, query = req.target.partition("?")
+    headers = dict(req.headers)
+    headers.pop("cookie", None)
+    body = req.body
+    if body and TEXT.match(headers.get("content-type", "")):
+        body = body.decode("utf-8", "replace").encode()  # the event carries a text body as a string
+    return HttpRequest(req.method, path, headers, parse_query(query), body, request_id)
+
+
 def http_response(result) -> tuple[int, list[tuple[str, str]], bytes]:
     """A handler result as status, headers and body (providers/http-event.ts httpResponseOf)."""
     if isinstance(result, dict) and "statusCode" in result:
@@ -147,20 +166,25 @@ def http_response(result) -> tuple[int, list[tuple[str, str]], bytes]:
     return 200, [("content-type", "application/json")], json.dumps(result, separators=(",", ":"), default=str).encode()
 
 
+PHRASES = {status.value: status.phrase for status in HTTPStatus}
+FRAMING = frozenset(("content-length", "connection", "transfer-encoding", "keep-alive"))  # ours to set
+UNSAFE = re.compile(r"[\r\n\0]")
+_date = [0, ""]  # the Date header, made once a second
+
+
 def encode(status: int, headers: list[tuple[str, str]], body: bytes, close: bool) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Unknown"
-    lines = [f"HTTP/1.1 {status} {phrase}"]
+    lines = [f"HTTP/1.1 {status} {PHRASES.get(status, 'Unknown')}"]
     for name, value in headers:
-        if name.lower() in ("content-length", "connection", "transfer-encoding", "keep-alive"):
+        if name.lower() in FRAMING:
             continue
-        if any(c in name or c in value for c in "\r\n\0") or not name:
+        if not name or UNSAFE.search(name) or UNSAFE.search(value):
             raise ValueError(f"invalid header {name!r}")
         lines.append(f"{name}: {value}")
     lines.append(f"content-length: {len(body)}")
-    lines.append(time.strftime("date: %a, %d %b %Y %H:%M:%S GMT", time.gmtime()))
+    now = int(time.time())
+    if _date[0] != now:
+        _date[:] = now, time.strftime("date: %a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
+    lines.append(_date[1])
     lines.append("connection: close" if close else "connection: keep-alive\r\nkeep-alive: timeout=5")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -199,6 +223,9 @@ class Server:
 
     def __init__(self, handler, serve_message, channel_fd: int, settings: dict):
         self.handler, self.serve_message = handler, serve_message
+        # The Lambda handler (aws.make_handler) exposes the HTTP entry behind it; an Azure bundle's
+        # adapter does not, and gets the Function URL event.
+        self.serve_http = getattr(handler, "serve_http", None)
         self.channel = socket.socket(fileno=channel_fd)
         self.channel.setblocking(False)  # siblings share it: whoever reads first takes the connection
         self.alias = Alias(settings["alias"], settings["version"], settings["pinned"])
@@ -210,11 +237,12 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.conns: dict[socket.socket, list] = {}  # socket: [id, peer ip, last active]
         self.pending = b""
+        self.records: list[tuple[float, dict]] = []
         self.pid = os.getpid()
         self.log = os.open(settings["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         state = f"{os.environ['MLSERVE_TMP']}.inflight"
         with open(state, "wb") as f:
-            f.write(b" " * STATE_BYTES)
+            f.write(IDLE_STATE)
         with open(state, "r+b") as f:
             self.state = mmap.mmap(f.fileno(), STATE_BYTES)
 
@@ -315,15 +343,17 @@ class Server:
             return self.drop(conn, "handback")
         conn.recv_into(self.buffer, req.size)  # the bytes just peeked, now taken
         record = self.conns[conn]
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         self.state[:] = f"{record[0]} {int(time.time() * 1000)} {request_id}".encode().ljust(STATE_BYTES)
         try:
             answer = self.throttled(req, request_id) if throttle else self.answer(req, request_id, record[1])
         finally:
-            self.state[:] = b" " * STATE_BYTES
+            self.state[:] = IDLE_STATE
             sys.stdout.flush()
             sys.stderr.flush()
-        if not self.send(conn, answer):
+        sent = self.send(conn, answer)
+        self.write_records()  # after the answer is on its way: the client does not wait for the log
+        if not sent:
             return self.drop(conn, "closed")
         record[2] = time.monotonic()
         if req.close:
@@ -342,17 +372,21 @@ class Server:
         return self.failed(req, 429, "TOO_MANY_REQUESTS", "every worker is busy and the queue is full (resources.concurrency); retry later", request_id)
 
     def answer(self, req: Request, request_id: str, peer: str) -> bytes:
-        context = Context(request_id, time.time() * 1000 + self.timeout_ms)
         observability.record_sink = self.record
         try:
-            result = self.handler(function_url_event(req, request_id, peer), context)
+            if self.serve_http is not None:  # the Lambda handler's own HTTP entry, spared the event's round trip
+                response = self.serve_http(http_request(req, request_id))
+                result = response.status, [(k, str(v)) for k, v in response.all_headers().items()], response.text().encode()
+            else:
+                context = Context(request_id, time.time() * 1000 + self.timeout_ms)
+                result = self.handler(function_url_event(req, request_id, peer), context)
         except Exception as exc:  # a function error, as the pool's path answers it (server.ts failure())
             traceback.print_exc()
             return self.failed(req, 502, "FUNCTION_ERROR", f"{type(exc).__name__}: {exc}", request_id)
         finally:
             observability.record_sink = None
         try:
-            status, headers, body = http_response(result)
+            status, headers, body = result if self.serve_http is not None else http_response(result)
             ids = self.ids(request_id)
             names = {name for name, _ in ids}
             headers = [(k, v) for k, v in headers if k.lower() not in names] + ids
@@ -361,13 +395,22 @@ class Server:
             print(f"mlserve: the handler's response cannot be sent: {exc}", file=sys.stderr)
             return self.failed(req, 500, "SERVER_ERROR", "internal error in the local server", None)
 
-    def record(self, line: str) -> None:
-        """A request record appended to the stage's log as the server writes its lines (one write, so
+    def record(self, record: dict) -> None:
+        """A request record (observability.emit), kept until the answer is sent."""
+        self.records.append((time.time(), record))
+
+    def write_records(self) -> None:
+        """The records kept, appended to the stage's log as the server writes its lines (one write, so
         lines never interleave), sparing the server a wakeup per request."""
-        now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-        entry = {"time": stamp, "version": int(self.version), "pid": self.pid, "message": line}
-        os.write(self.log, (json.dumps(entry, separators=(",", ":")) + "\n").encode())
+        if not self.records:
+            return
+        entries = []
+        for now, record in self.records:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+            entry = {"time": stamp, "version": int(self.version), "pid": self.pid, "message": observability.LINE.encode(record)}
+            entries.append(COMPACT.encode(entry) + "\n")
+        self.records.clear()
+        os.write(self.log, "".join(entries).encode())
 
     def send(self, conn: socket.socket, data: bytes) -> bool:
         """All of `data` on a non-blocking socket (its flag is shared with the server's copy, so it

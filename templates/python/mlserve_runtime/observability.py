@@ -7,11 +7,12 @@ import sys
 import time
 
 NAMESPACE = "mlserve"
+LINE = json.JSONEncoder(default=str)  # a record as json.dumps(record, default=str) writes it, made once
 
 
 def log(event: str, **fields) -> None:
     record = {"level": "ERROR" if event.endswith("error") else "INFO", "event": event, **fields}
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
+    sys.stdout.write(LINE.encode(record) + "\n")
     sys.stdout.flush()
 
 
@@ -40,15 +41,15 @@ def request_record(model_name: str, fields: dict) -> dict:
     }
 
 
-# Set while the local worker serves a request directly (direct.py): the record goes straight to the
-# stage's log, in the server's format, instead of through stdout and the server.
+# Set while the local worker serves a request directly (direct.py): it takes the record and writes it
+# straight to the stage's log, in the server's format, once the answer is sent, instead of it going
+# through stdout and the server.
 record_sink = None
 
 
 def emit(record: dict) -> None:
-    line = json.dumps(record, default=str)
     if record_sink is not None:
-        record_sink(line)
+        record_sink(record)
         return
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(LINE.encode(record) + "\n")
     sys.stdout.flush()
