@@ -22,6 +22,7 @@ itself (direct.py), and still serves the pipe's requests in the same loop. Sibli
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -162,6 +163,10 @@ def main() -> None:
         reply({"type": "init_error", "error": _error(exc)})
         sys.exit(1)
     ready = {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1), "direct": channel is not None}
+    # What the init made (the framework's modules, the model) lives as long as the process: out of
+    # the collector's reach, a full collection no longer walks it, and a forked sibling's collections
+    # never write to the pages it shares with this worker (the gc module's advice for a fork).
+    gc.freeze()
     if tmps:
         forked, siblings, why = _fork_siblings(tmps, channel)
         ready.update(forked=forked, siblings=siblings)
