@@ -14,10 +14,18 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON value (RFC 8259 has no NaN or Infinity)")
 
 
+_STRICT = json.JSONDecoder(parse_constant=_no_constant)  # made once: json.loads with options makes one per call
+
+
 def strict_json(body: bytes):
-    """Parse a request body as RFC 8259 JSON: NaN, Infinity and -Infinity are refused."""
+    """Parse a request body as RFC 8259 JSON: NaN, Infinity and -Infinity are refused. Bytes are
+    decoded as json.loads decodes them (UTF-8, -16 or -32, found from the first bytes)."""
     try:
-        return json.loads(body, parse_constant=_no_constant)
+        if isinstance(body, (bytes, bytearray)):
+            body = body.decode(json.detect_encoding(body), "surrogatepass")
+        elif body.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", body, 0)
+        return _STRICT.decode(body)
     except UnicodeDecodeError:
         raise invalid_input("body", "is not UTF-8 text") from None
     except ValueError as e:
