@@ -3,14 +3,18 @@ Also the request ids the local worker and the runtime make up when a caller sent
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
 _process: dict = {}  # what a Context takes from the process (environment, pid): read once per process
 _random = bytearray()  # random bytes for request ids, drawn 4 KiB at a time (one getrandom per 256 ids)
+_taking = threading.Lock()
 
 
 def _after_fork() -> None:
+    global _taking
+    _taking = threading.Lock()  # a fork may have copied it held
     _process.clear()
     _random.clear()  # a fork must never repeat its parent's ids
 
@@ -30,11 +34,13 @@ def _from_process() -> dict:
 
 
 def new_request_id() -> str:
-    """A random (version 4) UUID, as uuid.uuid4() makes, from os.urandom bytes drawn in bulk."""
-    if not _random:
-        _random.extend(os.urandom(4096))
-    raw = int.from_bytes(_random[-16:], "big")
-    del _random[-16:]
+    """A random (version 4) UUID, as uuid.uuid4() makes, from os.urandom bytes drawn in bulk. Locked:
+    Azure's Python worker runs a synchronous function on a pool of threads."""
+    with _taking:
+        if not _random:
+            _random.extend(os.urandom(4096))
+        raw = int.from_bytes(_random[-16:], "big")
+        del _random[-16:]
     return str(uuid.UUID(int=raw, version=4))
 
 
