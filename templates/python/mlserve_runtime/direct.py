@@ -31,12 +31,12 @@ import socket
 import sys
 import time
 import traceback
-from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 from . import observability
 from .context import Context, new_request_id
-from .http import COMPACT, parse_query
+from .events import response_v2
+from .http import COMPACT, parse_query, reason
 from .http import Request as HttpRequest
 
 PEEK = 256 * 1024  # a request larger than this (with its body) is served by Node's server
@@ -166,14 +166,13 @@ def http_response(result) -> tuple[int, list[tuple[str, str]], bytes]:
     return 200, [("content-type", "application/json")], json.dumps(result, separators=(",", ":"), default=str).encode()
 
 
-PHRASES = {status.value: status.phrase for status in HTTPStatus}
 FRAMING = frozenset(("content-length", "connection", "transfer-encoding", "keep-alive"))  # ours to set
 UNSAFE = re.compile(r"[\r\n\0]")
 _date = [0, ""]  # the Date header, made once a second
 
 
 def encode(status: int, headers: list[tuple[str, str]], body: bytes, close: bool) -> bytes:
-    lines = [f"HTTP/1.1 {status} {PHRASES.get(status, 'Unknown')}"]
+    lines = [f"HTTP/1.1 {status} {reason(status) or 'Unknown'}"]
     for name, value in headers:
         if name.lower() in FRAMING:
             continue
@@ -375,8 +374,7 @@ class Server:
         observability.record_sink = self.record
         try:
             if self.serve_http is not None:  # the Lambda handler's own HTTP entry, spared the event's round trip
-                response = self.serve_http(http_request(req, request_id))
-                result = response.status, [(k, str(v)) for k, v in response.all_headers().items()], response.text().encode()
+                result = response_v2(self.serve_http(http_request(req, request_id)))
             else:
                 context = Context(request_id, time.time() * 1000 + self.timeout_ms)
                 result = self.handler(function_url_event(req, request_id, peer), context)
@@ -386,7 +384,7 @@ class Server:
         finally:
             observability.record_sink = None
         try:
-            status, headers, body = result if self.serve_http is not None else http_response(result)
+            status, headers, body = http_response(result)
             ids = self.ids(request_id)
             names = {name for name, _ in ids}
             headers = [(k, v) for k, v in headers if k.lower() not in names] + ids

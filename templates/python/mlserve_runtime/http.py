@@ -38,11 +38,12 @@ class Response:
         return {"content-type": "application/json", **self.headers}
 
 
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 def reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    """The status's reason phrase, or "" for a code HTTP does not name."""
+    return _PHRASES.get(status, "")
 
 
 def parse_query(raw: str) -> dict:
