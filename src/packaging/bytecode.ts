@@ -1,21 +1,48 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { TEMPLATES_DIR } from './render.js';
+import { compare } from './scan.js';
 import { walkFiles } from './walk.js';
+import { mapLimit } from './zip-writer.js';
+
+/**
+ * Shares a tree's files are compiled in, each by its own process. Fixed (not the core count), so the
+ * bytes are the same on every machine: a pyc depends on what its process compiled before it.
+ */
+const SHARES = 4;
+/** Bump when the bytes compiled for the same sources change. */
+export const COMPILE_FORMAT = '2';
 
 /**
  * Compile every .py under `dir` for the interpreter `python` (the target's Python minor), in place,
  * as unchecked-hash .pyc files (PEP 552): their header holds a hash of the source instead of its
  * mtime, and the runtime never checks it, so they are deterministic under the zip's fixed mtimes and
  * never considered stale on Lambda's read-only code directory. Paths are stripped to `dir`, so the
- * bytes do not depend on where the cache lives.
+ * bytes do not depend on where the cache lives. The files are split into `SHARES` fixed shares (by
+ * size, in path order), compiled by `mlserve_compile.py` in one isolated process each, as many at
+ * once as there are cores. Files that do not compile (Python 2 leftovers in some packages) are
+ * left to be compiled at import, as before; they are returned. `atomic`: others may be reading the
+ * tree, so each pyc is renamed into place whole.
  */
-export async function compileTree(python: string, dir: string, env: Record<string, string | undefined>): Promise<void> {
-  const result = await execa(python, ['-m', 'compileall', '-q', '-j', '0', '--invalidation-mode', 'unchecked-hash', '-s', dir, dir], { env, extendEnv: false, reject: false, all: true });
-  // compileall exits 1 when a file does not compile (Python 2 leftovers in some packages): those
-  // modules are compiled at import, as before; everything else is still written.
-  if (result.exitCode !== 0 && result.exitCode !== 1) throw new Error(`compileall failed (${result.exitCode}): ${String(result.all).slice(-500)}`);
+export async function compileTree(python: string, dir: string, env: Record<string, string | undefined>, o: { atomic?: boolean } = {}): Promise<string[]> {
+  const sources = (await walkFiles(dir)).filter((f) => f.rel.endsWith('.py') && !f.rel.split('/').includes('__pycache__'));
+  const shares = Array.from({ length: SHARES }, () => ({ bytes: 0, files: [] as string[] }));
+  for (const f of [...sources].sort((a, b) => b.size - a.size || compare(a.rel, b.rel))) {
+    const least = shares.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    least.bytes += f.size;
+    least.files.push(f.rel);
+  }
+  const skipped = await mapLimit(shares.filter((s) => s.files.length > 0), availableParallelism(), async (share) => {
+    const result = await execa(python, ['-I', '-S', '-B', join(TEMPLATES_DIR, 'mlserve_compile.py'), dir, ...(o.atomic ? ['--atomic'] : [])], {
+      input: share.files.sort(compare).join('\n'), env, extendEnv: false, reject: false, all: true,
+    });
+    if (result.exitCode !== 0) throw new Error(`compiling bytecode with ${python} failed (exit ${result.exitCode}): ${String(result.all).slice(-500)}`);
+    return result.stdout.split('\n').filter(Boolean);
+  });
+  return skipped.flat().sort(compare);
 }
 
 /** A compiled file headed for the bundle: its name there and where the bytes are. */
@@ -40,7 +67,8 @@ export async function compileFiles(
 ): Promise<CompiledFile[]> {
   const sources = files.filter((f) => f.name.endsWith('.py'));
   if (sources.length === 0) return [];
-  const hash = createHash('sha256').update(python.version);
+  // The compiler's format is part of the key: a new one gives other bytes for the same sources.
+  const hash = createHash('sha256').update(`${COMPILE_FORMAT}\0${python.version}`);
   for (const f of sources) hash.update(`${f.name}\0`).update(await readFile(f.abs)).update('\0');
   const dir = join(cacheRoot, 'bytecode', hash.digest('hex').slice(0, 32));
   if (!(await stat(join(dir, '.done')).then(() => true, () => false))) {

@@ -3,13 +3,13 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { MlserveError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs.js';
-import { compileTree } from './bytecode.js';
+import { COMPILE_FORMAT, compileTree } from './bytecode.js';
 import { pipInstall, probeRequirement, newestVersions } from './pip.js';
 import { walkFiles } from './walk.js';
 import { manylinuxTags, type Target } from './target.js';
 
-/** Bump to invalidate every cached dependency set. */
-const VENDOR_FORMAT = '4';
+/** Bump to invalidate every cached dependency set (the compiler's format is part of it). */
+const VENDOR_FORMAT = `4-${COMPILE_FORMAT}`;
 
 export interface VendorResult {
   dir: string;
@@ -55,9 +55,9 @@ export async function vendorDependencies(o: VendorOptions): Promise<VendorResult
   if (await exists(marker)) {
     const meta = JSON.parse(await readFile(marker, 'utf8')) as { slimmedBytes: number; removedProvided: string[]; bytecode?: boolean };
     if (!meta.bytecode && o.compiler) {
-      // Cached before an interpreter of the target's Python was here: compile it now (py_compile
-      // writes each .pyc atomically, so a reader never sees half of one).
-      await compileTree(o.compiler, dir, o.env);
+      // Cached before an interpreter of the target's Python was here: compile it now, each .pyc
+      // renamed into place whole, so another mlserve reading the set never sees half of one.
+      await compileTree(o.compiler, dir, o.env, { atomic: true });
       meta.bytecode = true;
       await writeFileAtomic(marker, JSON.stringify(meta));
     }

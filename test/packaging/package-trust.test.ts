@@ -178,6 +178,21 @@ describe('the zip writer', () => {
     expect(execFileSync('unzip', ['-tq', cold.json<{ bundle: { path: string } }>().bundle.path], { encoding: 'utf8' })).toContain('No errors');
   });
 
+  it('two cold builds, each with a cache of its own (pip, bytecode, deflate), give the same zip', async () => {
+    const model = await project('sklearn-classifier', ['--provider', 'aws']);
+    const runs = [];
+    for (const cache of [tempDir('cold-a-'), tempDir('cold-b-')]) {
+      execFileSync('rm', ['-rf', join(model.dir, '.mlserve')]);
+      const run = await pkg(model.dir, [], packagingEnv({ MLSERVE_CACHE_DIR: cache }));
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json<Doc>().dependencies.cached).toBe(false);
+      runs.push(run);
+    }
+    const names = await zipEntryNames(runs[0]!.json<Doc>().bundle.path);
+    expect(names.filter((n) => n.endsWith('.pyc')).length).toBeGreaterThan(1000);
+    expect(sha256Of(runs[1]!)).toBe(sha256Of(runs[0]!));
+  });
+
   it('a cache pack cut short or removed costs a deflate, never a wrong byte', async () => {
     const model = await project('sklearn-classifier', ['--provider', 'aws']);
     const cache = tempDir('zip-cache-');
