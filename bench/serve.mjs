@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 
-const SECONDS = Number(process.env.MLSERVE_BENCH_SECONDS ?? 6);
-const ROUNDS = 6; // 1 s turns by default: this machine drifts within seconds
+const SECONDS = Number(process.env.MLSERVE_BENCH_SECONDS ?? 10);
+const ROUNDS = 10; // 1 s turns by default: this machine drifts within seconds
 
 function train(python, dir, kind) {
   const code = kind === 'light'
@@ -41,12 +41,16 @@ async function drive(url, body, concurrency, seconds, warmMs) {
 
 /**
  * The floor and mlserve driven in turns (ROUNDS each, SECONDS in all per side), so a drift of this
- * machine's speed during a case weighs on both sides alike; memory is each side's largest reading.
+ * machine's speed during a case weighs on both sides alike; each round reverses the order of the
+ * one before (floor, mlserve, mlserve, floor...), so neither always runs first after the pause
+ * between rounds. Memory is each side's largest reading.
  */
 async function compare(sides, body, concurrency) {
   const totals = sides.map(() => ({ latencies: [], errors: 0, rss: 0, pss: 0 }));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, side] of sides.entries()) {
+    const order = [...sides.entries()];
+    if (round % 2 === 1) order.reverse();
+    for (const [i, side] of order) {
       const run = await drive(side.url, body, concurrency, SECONDS / ROUNDS, round === 0 ? 500 : 150);
       const mem = memoryOf(side.pid);
       const total = totals[i];
