@@ -47,8 +47,9 @@ const UTF8 = 0x0800;
  * same whether an entry came from the cache or not. Returns the zip's SHA-256 and size, and each
  * entry's digest (for the manifest: nothing is read twice).
  *
- * Hand-written (about 150 lines) because no maintained zip library writes an entry from an
- * already-deflated stream: archiver, yazl and zip-stream all compress what they are given.
+ * Hand-written (the format here, the pool and the cache beside it) because no maintained zip
+ * library writes an entry from an already-deflated stream: archiver, yazl and zip-stream all
+ * compress what they are given.
  */
 export async function writeDeterministicZip(
   inputs: ZipInput[],
