@@ -57,7 +57,8 @@ export async function vendorDependencies(o: VendorOptions): Promise<VendorResult
     if (!meta.bytecode && o.compiler) {
       // Cached before an interpreter of the target's Python was here: compile it now, each .pyc
       // renamed into place whole, so another mlserve reading the set never sees half of one.
-      await compileTree(o.compiler, dir, o.env, { atomic: true });
+      const skipped = await compileTree(o.compiler, dir, o.env, { atomic: true });
+      if (skipped.length) o.debug?.(`not compiled (compiled at import instead): ${skipped.join(', ')}`);
       meta.bytecode = true;
       await writeFileAtomic(marker, JSON.stringify(meta));
     }
@@ -74,7 +75,8 @@ export async function vendorDependencies(o: VendorOptions): Promise<VendorResult
     const slimmedBytes = await slim(tmp);
     if (o.compiler) {
       o.progress?.('compiling bytecode for the target');
-      await compileTree(o.compiler, tmp, o.env);
+      const skipped = await compileTree(o.compiler, tmp, o.env);
+      if (skipped.length) o.debug?.(`not compiled (compiled at import instead): ${skipped.join(', ')}`);
     }
     await writeFile(join(tmp, '.mlserve-vendor.json'), JSON.stringify({ slimmedBytes, removedProvided, bytecode: !!o.compiler, target: o.target.description }));
     await publish(tmp, dir, marker);

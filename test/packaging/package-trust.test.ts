@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { zipEntryNames } from '../../src/packaging/detect/zip-entries.js';
@@ -151,25 +151,27 @@ describe('without an interpreter of the target’s Python', () => {
 describe('the zip writer', () => {
   const packDir = (cache: string) => join(cache, 'zip', 'deflate-6-packs');
   const indexed = (cache: string) => (JSON.parse(readFileSync(join(packDir(cache), 'index.json'), 'utf8')) as { streams: Record<string, [string, number, number]> }).streams;
-  const packBytes = async (cache: string) => {
-    const { readdirSync, statSync } = await import('node:fs');
-    return readdirSync(packDir(cache)).filter((f) => f.endsWith('.pack')).reduce((n, f) => n + statSync(join(packDir(cache), f)).size, 0);
-  };
+  const packBytes = (cache: string) => readdirSync(packDir(cache)).filter((f) => f.endsWith('.pack')).reduce((n, f) => n + statSync(join(packDir(cache), f)).size, 0);
   const sha256Of = (run: Awaited<ReturnType<typeof pkg>>) => run.json<{ bundle: { sha256: string } }>().bundle.sha256;
-
-  it('a rebuild after a model change deflates only what changed and gives the same zip as a cold build', async () => {
+  /** The reference model packaged once, with a cache of its own. */
+  const packagedOnce = async () => {
     const model = await project('sklearn-classifier', ['--provider', 'aws']);
     const cache = tempDir('zip-cache-');
     const env = packagingEnv({ MLSERVE_CACHE_DIR: cache });
     const first = await pkg(model.dir, [], env);
     expect(first.code, first.stderr).toBe(0);
-    const [streamsBefore, bytesBefore] = [Object.keys(indexed(cache)).length, await packBytes(cache)];
+    return { model, cache, env, first };
+  };
+
+  it('a rebuild after a model change deflates only what changed and gives the same zip as a cold build', async () => {
+    const { model, cache, env } = await packagedOnce();
+    const [streamsBefore, bytesBefore] = [Object.keys(indexed(cache)).length, packBytes(cache)];
     execFileSync(testPython(), ['-c', `import joblib; from sklearn.linear_model import LogisticRegression; from sklearn.datasets import load_iris; X, y = load_iris(return_X_y=True); joblib.dump(LogisticRegression(max_iter=300, C=0.02).fit(X, y), ${JSON.stringify(join(model.dir, 'model.joblib'))})`]);
     const warm = await pkg(model.dir, [], env);
     expect(warm.code, warm.stderr).toBe(0);
     // The model and mlserve.json (which pins the model's hash) are new; every dependency came from the cache.
     expect(Object.keys(indexed(cache)).length - streamsBefore).toBeLessThanOrEqual(2);
-    expect(await packBytes(cache) - bytesBefore).toBeLessThan(64 * 1024);
+    expect(packBytes(cache) - bytesBefore).toBeLessThan(64 * 1024);
     const coldCache = tempDir('zip-cache-');
     execFileSync('cp', ['-r', join(cache, 'deps'), join(coldCache, 'deps')]); // same dependencies, no deflate cache
     execFileSync('rm', ['-rf', join(model.dir, '.mlserve')]);
@@ -194,14 +196,9 @@ describe('the zip writer', () => {
   });
 
   it('a cache pack cut short or removed costs a deflate, never a wrong byte', async () => {
-    const model = await project('sklearn-classifier', ['--provider', 'aws']);
-    const cache = tempDir('zip-cache-');
-    const env = packagingEnv({ MLSERVE_CACHE_DIR: cache });
-    const first = await pkg(model.dir, [], env);
-    expect(first.code, first.stderr).toBe(0);
+    const { model, cache, env, first } = await packagedOnce();
     const packs = [...new Set(Object.values(indexed(cache)).map(([pack]) => pack))];
     expect(packs.length).toBeGreaterThan(0);
-    const { rmSync, truncateSync, statSync } = await import('node:fs');
     // As a crash or a partial clean-up would leave them: one pack shorter than the index says, the others gone.
     truncateSync(join(packDir(cache), packs[0]!), statSync(join(packDir(cache), packs[0]!)).size - 1);
     for (const pack of packs.slice(1)) rmSync(join(packDir(cache), pack));
@@ -211,7 +208,6 @@ describe('the zip writer', () => {
     expect(sha256Of(again)).toBe(sha256Of(first));
     expect(execFileSync('unzip', ['-tq', again.json<{ bundle: { path: string } }>().bundle.path], { encoding: 'utf8' })).toContain('No errors');
     expect(Object.values(indexed(cache)).every(([pack]) => !packs.includes(pack)), 'every stream is indexed in a new pack').toBe(true);
-    const { existsSync } = await import('node:fs');
     expect(existsSync(join(packDir(cache), packs[0]!)), 'the short pack is removed').toBe(false);
   });
 });
