@@ -8,7 +8,7 @@ is the file's path relative to <root>, so the bytes do not depend on where the t
 
 Why not `compileall -j 0`: marshal marks an object for back-reference when anything else holds it,
 so a pyc's bytes depend on what the compiling process did before. In a pool, which worker compiles
-which file varies from run to run; here each process compiles a fixed share, in a fixed order, from
+which file depends on the core count and on timing; here each process compiles a fixed share, in a fixed order, from
 a fixed start (-I -S: no site, no environment). The writes are plain, not atomic: mlserve compiles
 into a directory that it renames into place only when everything is written. With --atomic (a tree
 others may be reading), each pyc is written beside its place and renamed into it.
