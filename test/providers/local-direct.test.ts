@@ -10,8 +10,9 @@ import { processesIn } from '../helpers/processes.js';
 import { packagingEnv, project } from '../helpers/project.js';
 import { testPython, type BuiltModel } from '../helpers/python.js';
 
-/** The first feature picks a behaviour: -2 crashes the worker mid-request. */
+/** The first feature picks a behaviour: -2 crashes the worker mid-request; -5 sleeps 1.5 s. */
 const PREDICT = `import os
+import time
 
 
 def load(model_dir):
@@ -21,6 +22,8 @@ def load(model_dir):
 def predict(model, inputs):
     if inputs[0][0] == -2:
         os._exit(3)
+    if inputs[0][0] == -5:
+        time.sleep(1.5)
     return [OFFSET + sum(row) for row in inputs]
 `;
 
@@ -114,11 +117,12 @@ describe('serve: workers answer on the client’s own connection', () => {
   let store: string;
   const env = packagingEnv();
   beforeAll(async () => {
-    model = await project('custom', ['--timeout', '5'], '\nstages:\n  one:\n    resources:\n      concurrency: 1\n');
+    model = await project('custom', ['--timeout', '5'], '\nstages:\n  one:\n    resources:\n      concurrency: 1\n  two:\n    local:\n      workers: 2\n');
     store = join(model.dir, '.mlserve/local/iris');
     writeFileSync(join(model.dir, 'predict.py'), PREDICT.replace('OFFSET', '0'));
     expect((await runCli(['deploy'], { cwd: model.dir, env })).code).toBe(0);
     expect((await runCli(['deploy', '--stage', 'one'], { cwd: model.dir, env })).code).toBe(0);
+    expect((await runCli(['deploy', '--stage', 'two'], { cwd: model.dir, env })).code).toBe(0);
     writeFileSync(join(model.dir, 'predict.py'), PREDICT.replace('OFFSET', '100'));
     expect((await runCli(['deploy', '--no-promote'], { cwd: model.dir, env })).code).toBe(0);
   });
@@ -171,6 +175,31 @@ describe('serve: workers answer on the client’s own connection', () => {
     } finally {
       idle.destroy();
       crashing.destroy();
+      await serve.stop();
+    }
+  });
+
+  it('no 429 below the pool’s capacity, however the connections are spread over the workers', async () => {
+    const serve = await startServe(model.dir, env, ['--stage', 'two']);
+    const agents = Array.from({ length: 31 }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+    try {
+      // One worker sleeps on the first connection, so the other takes all the next 30.
+      const asleep = send(agents[0]!, serve.url, '/v1/models/iris:predict', predict(-5));
+      await new Promise((r) => setTimeout(r, 300));
+      const warm = await Promise.all(agents.slice(1).map((a, i) => send(a, serve.url, '/v1/models/iris:predict', predict(i))));
+      expect(warm.map((a) => a.status)).toEqual(warm.map(() => 200));
+      const owners = new Set(warm.flatMap((a) => holders(a.port).filter((pid) => processesIn(join(store, 'two/versions/1')).includes(pid))));
+      expect(owners.size).toBe(1);
+      expect((await asleep).status).toBe(200);
+      // That worker sleeps on one of them while the other 29 send: 31 requests in all, against
+      // 2 running and 50 queued, so none is throttled, though 29 wait on one worker.
+      const busy = send(agents[1]!, serve.url, '/v1/models/iris:predict', predict(-5));
+      await new Promise((r) => setTimeout(r, 300));
+      const queued = await Promise.all(agents.slice(2).map((a, i) => send(a, serve.url, '/v1/models/iris:predict', predict(i))));
+      expect(queued.map((a) => [a.status, JSON.parse(a.body)])).toEqual(queued.map((_, i) => [200, { predictions: [i + 3] }]));
+      expect((await busy).status).toBe(200);
+    } finally {
+      for (const a of agents) a.destroy();
       await serve.stop();
     }
   });

@@ -278,7 +278,10 @@ export class WorkerPool {
     readonly queueLimit: number = size * 25,
   ) {
     if (spec.direct) {
-      this.spec = { ...spec, direct: { ...spec.direct, queue: Math.ceil(queueLimit / size) } };
+      // A worker sees only the requests on its own connections, and those need not be spread
+      // evenly: it throttles only past the whole pool's capacity (size running + queueLimit
+      // waiting), so direct serving never answers 429 where the pool would not.
+      this.spec = { ...spec, direct: { ...spec.direct, queue: queueLimit + size - 1 } };
       this.direct = new DirectConnections(spec.direct.sink, String(spec.direct.version));
     }
   }
@@ -286,7 +289,7 @@ export class WorkerPool {
   /**
    * Hand a connection to the workers (direct serving) when one is ready to take it and the queue of
    * connections waiting for one has room; false: the server keeps it (and throttles it when that queue
-   * is full). A worker also throttles requests on the connections it holds past its share of the queue.
+   * is full). A worker also throttles the requests ready at once on its connections past the pool's capacity.
    */
   adopt(socket: Socket): boolean {
     if (!this.direct || this.closed || this.direct.undelivered >= this.queueLimit) return false;

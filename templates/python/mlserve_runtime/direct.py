@@ -253,7 +253,7 @@ class Server:
         while True:
             ready = self.selector.select(1.0)
             waiting = [key.fileobj for key, _ in ready if key.data == "conn"]
-            for conn in waiting[self.queue + 1:]:  # past this worker's share of the queue: 429 now, as the pool does
+            for conn in waiting[self.queue + 1:]:  # past the pool's capacity (worker-pool.ts sets queue): 429 now, as the pool does
                 self.serve(conn, throttle=True)
             for key, _ in ready:
                 if key.data == "pipe" and not self.from_pool(requests_fd):
