@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { functionUrlEvent } from '../../src/providers/http-event.js';
 import { runCli, startServe } from '../helpers/cli.js';
 import { processesIn } from '../helpers/processes.js';
 import { packagingEnv, project } from '../helpers/project.js';
 import { testPython, type BuiltModel } from '../helpers/python.js';
 
-/** The first feature picks a behaviour: -2 crashes the worker mid-request; -5 sleeps 1.5 s. */
+/** The first feature picks a behaviour: -2 crashes the worker mid-request; -5 holds it until the test removes the file MARK. */
 const PREDICT = `import os
 import time
 
@@ -23,7 +23,9 @@ def predict(model, inputs):
     if inputs[0][0] == -2:
         os._exit(3)
     if inputs[0][0] == -5:
-        time.sleep(1.5)
+        open("MARK", "w").close()
+        while os.path.exists("MARK"):
+            time.sleep(0.01)
     return [OFFSET + sum(row) for row in inputs]
 `;
 
@@ -49,12 +51,20 @@ function send(agent: Agent, url: string, path: string, body: unknown): Promise<A
   });
 }
 
-/** The pids holding the server's side of the connection whose client port is `port` (/proc/net/tcp, then every fd). */
-function holders(port: number): number[] {
+/** /proc/net/tcp's row for the server's side of the connection whose client port is `port`. */
+function serverSide(port: number): string[] {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const row = readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[2]?.endsWith(hex) && f[1]?.startsWith('0100007F'));
   if (!row) throw new Error(`no server socket for client port ${port}`);
-  const link = `socket:[${row[9]}]`;
+  return row;
+}
+
+/** Bytes that arrived on the server's side of that connection and nobody has read yet. */
+const unread = (port: number): number => parseInt(serverSide(port)[4]!.split(':')[1]!, 16);
+
+/** The pids holding the server's side of the connection whose client port is `port` (/proc/net/tcp, then every fd). */
+function holders(port: number): number[] {
+  const link = `socket:[${serverSide(port)[9]}]`;
   return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
       return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === link);
@@ -63,6 +73,9 @@ function holders(port: number): number[] {
     }
   });
 }
+
+/** Polls until `ready` holds (vitest's waitUntil; it fails the test after 10 s). */
+const until = (ready: () => boolean): Promise<boolean> => vi.waitUntil(ready, { timeout: 10_000, interval: 10 });
 
 const predict = (first: number) => ({ instances: [[first, 1, 1, 1]] });
 
@@ -115,15 +128,17 @@ describe('the event a worker builds', () => {
 describe('serve: workers answer on the client’s own connection', () => {
   let model: BuiltModel;
   let store: string;
+  let mark: string;
   const env = packagingEnv();
   beforeAll(async () => {
     model = await project('custom', ['--timeout', '5'], '\nstages:\n  one:\n    resources:\n      concurrency: 1\n  two:\n    local:\n      workers: 2\n');
     store = join(model.dir, '.mlserve/local/iris');
-    writeFileSync(join(model.dir, 'predict.py'), PREDICT.replace('OFFSET', '0'));
+    mark = join(model.dir, 'held');
+    writeFileSync(join(model.dir, 'predict.py'), PREDICT.replace('OFFSET', '0').replaceAll('MARK', mark));
     expect((await runCli(['deploy'], { cwd: model.dir, env })).code).toBe(0);
     expect((await runCli(['deploy', '--stage', 'one'], { cwd: model.dir, env })).code).toBe(0);
     expect((await runCli(['deploy', '--stage', 'two'], { cwd: model.dir, env })).code).toBe(0);
-    writeFileSync(join(model.dir, 'predict.py'), PREDICT.replace('OFFSET', '100'));
+    writeFileSync(join(model.dir, 'predict.py'), PREDICT.replace('OFFSET', '100').replaceAll('MARK', mark));
     expect((await runCli(['deploy', '--no-promote'], { cwd: model.dir, env })).code).toBe(0);
   });
 
@@ -179,26 +194,49 @@ describe('serve: workers answer on the client’s own connection', () => {
     }
   });
 
-  it('no 429 below the pool’s capacity, however the connections are spread over the workers', async () => {
+  it('a worker throttles past the pool’s capacity and not below it, however the connections are spread', async () => {
     const serve = await startServe(model.dir, env, ['--stage', 'two']);
-    const agents = Array.from({ length: 31 }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
-    try {
-      // One worker sleeps on the first connection, so the other takes all the next 30.
-      const asleep = send(agents[0]!, serve.url, '/v1/models/iris:predict', predict(-5));
-      await new Promise((r) => setTimeout(r, 300));
-      const warm = await Promise.all(agents.slice(1).map((a, i) => send(a, serve.url, '/v1/models/iris:predict', predict(i))));
-      expect(warm.map((a) => a.status)).toEqual(warm.map(() => 200));
-      const owners = new Set(warm.flatMap((a) => holders(a.port).filter((pid) => processesIn(join(store, 'two/versions/1')).includes(pid))));
-      expect(owners.size).toBe(1);
-      expect((await asleep).status).toBe(200);
-      // That worker sleeps on one of them while the other 29 send: 31 requests in all, against
-      // 2 running and 50 queued, so none is throttled, though 29 wait on one worker.
-      const busy = send(agents[1]!, serve.url, '/v1/models/iris:predict', predict(-5));
-      await new Promise((r) => setTimeout(r, 300));
-      const queued = await Promise.all(agents.slice(2).map((a, i) => send(a, serve.url, '/v1/models/iris:predict', predict(i))));
-      expect(queued.map((a) => [a.status, JSON.parse(a.body)])).toEqual(queued.map((_, i) => [200, { predictions: [i + 3] }]));
+    const agents = Array.from({ length: 56 }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+    const path = '/v1/models/iris:predict';
+    /** Holds the worker that has agents[1]'s connection while `others` each send one request; their answers. */
+    const whileHeld = async (others: Agent[]): Promise<Answer[]> => {
+      const busy = send(agents[1]!, serve.url, path, predict(-5));
+      await until(() => existsSync(mark));
+      const answers = others.map((a, i) => send(a, serve.url, path, predict(i)));
+      await until(() => ports.slice(1, others.length + 1).every((port) => unread(port) > 0));
+      rmSync(mark);
       expect((await busy).status).toBe(200);
+      return Promise.all(answers);
+    };
+    let ports: number[] = [];
+    try {
+      // One worker is held on the first connection, so the other takes all the next 55, sent in
+      // two rounds so that the new connections waiting for a worker never fill the queue (50).
+      const held = send(agents[0]!, serve.url, path, predict(-5));
+      await until(() => existsSync(mark));
+      const warm: Answer[] = [];
+      for (const round of [agents.slice(1, 29), agents.slice(29)]) {
+        warm.push(...(await Promise.all(round.map((a) => send(a, serve.url, path, predict(0))))));
+      }
+      expect(warm.map((a) => a.status)).toEqual(warm.map(() => 200));
+      ports = warm.map((a) => a.port);
+      const owners = new Set(ports.flatMap((port) => holders(port).filter((pid) => processesIn(join(store, 'two/versions/1')).includes(pid))));
+      expect(owners.size).toBe(1);
+      rmSync(mark);
+      expect((await held).status).toBe(200);
+      // 1 running on that worker and 29 waiting on it, against a pool of 2 running and 50 queued:
+      // none may be throttled, though all 30 are on one worker.
+      const below = await whileHeld(agents.slice(2, 31));
+      expect(below.map((a) => [a.status, JSON.parse(a.body)])).toEqual(below.map((_, i) => [200, { predictions: [i + 3] }]));
+      expect(below.map((a) => a.port)).toEqual(ports.slice(1, 30));
+      // 1 running and 54 waiting: past the pool's 52, some are, and the rest are answered.
+      const past = await whileHeld(agents.slice(2));
+      const throttled = past.filter((a) => a.status === 429);
+      expect(throttled.length).toBeGreaterThan(0);
+      expect(throttled.map((a) => JSON.parse(a.body).error.code)).toEqual(throttled.map(() => 'TOO_MANY_REQUESTS'));
+      expect(past.filter((a) => a.status === 200).length).toBe(54 - throttled.length);
     } finally {
+      rmSync(mark, { force: true });
       for (const a of agents) a.destroy();
       await serve.stop();
     }
