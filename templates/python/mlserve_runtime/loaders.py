@@ -49,6 +49,7 @@ class SklearnModel(Model):
         self.model = joblib.load(path)
         self.n_features = getattr(self.model, "n_features_in_", None)
         self.feature_names = [str(n) for n in getattr(self.model, "feature_names_in_", [])] or None
+        _skip_second_finite_check(self.model)
 
     def predict(self, instances, probabilities: bool = False):
         if isinstance(instances, list) and instances and isinstance(instances[0], dict):
@@ -77,6 +78,21 @@ class SklearnModel(Model):
         return {"platform": self.platform, "estimator": type(self.model).__name__,
                 "inputs": [{"name": "input-0", "datatype": "FP64", "shape": [-1, self.n_features or -1]}],
                 "outputs": outputs}
+
+
+def _skip_second_finite_check(model) -> None:
+    """rows() refuses every NaN and infinity before predict, so scikit-learn's own check of the same
+    array (15-20 us a request for a linear model, a third of its predict) only repeats it. It is
+    skipped (set_config(assume_finite=True), for this thread, the one that serves) unless something
+    inside the model transforms the rows first: a pipeline's step may make a value non-finite, and
+    the next estimator's check is then what stops a silent wrong answer."""
+    try:
+        import sklearn
+
+        parts = [model, *model.get_params(deep=True).values()]
+    except (ImportError, AttributeError, TypeError):  # not a scikit-learn estimator (a pickled object of another library): nothing to skip
+        return
+    sklearn.set_config(assume_finite=not any(hasattr(part, "transform") for part in parts))
 
 
 class OnnxModel(Model):

@@ -105,3 +105,26 @@ def test_the_model_loads_once_per_process_at_init(tmp_path):
         predict(runtime, {"instances": info["rows"]})
     assert runtime.model.module.LOADS == [f"{bundle}/model"]
     assert runtime.init_ms > 0
+
+
+def test_a_pipeline_step_that_makes_a_value_non_finite_fails_loudly_even_after_a_plain_model_loaded(tmp_path):
+    """The request's own NaN and infinity are refused before predict (400), so a plain estimator does
+    not check them a second time; a pipeline keeps scikit-learn's check, since a step can make one
+    (the log of 0): the model fails (500), it never answers with a wrong prediction."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    bundle, info = make_bundle(tmp_path / "plain", "sklearn-classifier")
+    plain = Runtime(bundle)
+    assert predict(plain, {"instances": info["rows"]}) == (200, {"predictions": info["predictions"]})
+
+    piped, _ = make_bundle(tmp_path / "pipeline", "sklearn-classifier")
+    X = np.asarray(info["rows"] * 4)
+    joblib.dump(make_pipeline(FunctionTransformer(np.log), LogisticRegression()).fit(X, [0, 1, 2] * 4), f"{piped}/model/{info['file']}")
+    pipeline = Runtime(piped)
+    assert predict(pipeline, {"instances": info["rows"]})[0] == 200
+    with np.errstate(divide="ignore"):
+        status, body = predict(pipeline, {"instances": [[5.1, 0.0, 1.4, 0.2]]})
+    assert (status, body["error"]["code"]) == (500, "MODEL_ERROR")
