@@ -62,6 +62,8 @@ export async function writeDeterministicZip(
   // The new streams go into the cache while the zip is written from memory.
   const [written] = await Promise.all([writeZipFile(prepared, out, cache.dir), fresh.finish()]);
   await cache.save();
+  // The cache's first layout (a file per stream, before the packs): nothing reads it any more.
+  await rm(join(o.cacheDir, `deflate-${LEVEL}`), { recursive: true, force: true });
   return { ...written, entries: new Map(prepared.map((p) => [p.input.name, p.digest])) };
 }
 

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -203,11 +204,16 @@ describe('the zip writer', () => {
     truncateSync(join(packDir(cache), packs[0]!), statSync(join(packDir(cache), packs[0]!)).size - 1);
     for (const pack of packs.slice(1)) rmSync(join(packDir(cache), pack));
     rmSync(join(model.dir, '.mlserve'), { recursive: true });
+    // And the cache's first layout (a file per stream), as an older mlserve left it.
+    const legacy = join(cache, 'zip', 'deflate-6');
+    mkdirSync(join(legacy, 'ab'), { recursive: true });
+    writeFileSync(join(legacy, 'ab', 'cdef.deflate'), randomBytes(1024));
     const again = await pkg(model.dir, [], env);
     expect(again.code, again.stderr).toBe(0);
     expect(sha256Of(again)).toBe(sha256Of(first));
     expect(execFileSync('unzip', ['-tq', again.json<{ bundle: { path: string } }>().bundle.path], { encoding: 'utf8' })).toContain('No errors');
     expect(Object.values(indexed(cache)).every(([pack]) => !packs.includes(pack)), 'every stream is indexed in a new pack').toBe(true);
     expect(existsSync(join(packDir(cache), packs[0]!)), 'the short pack is removed').toBe(false);
+    expect(existsSync(legacy), 'the old layout is removed').toBe(false);
   });
 });
