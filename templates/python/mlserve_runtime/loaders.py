@@ -83,7 +83,8 @@ class SklearnModel(Model):
 def _skip_second_finite_check(model) -> None:
     """rows() refuses every NaN and infinity before predict, so scikit-learn's own check of the same
     array (15-20 us a request for a linear model, a third of its predict) only repeats it. It is
-    skipped (set_config(assume_finite=True), for this thread, the one that serves) unless something
+    skipped (set_config(assume_finite=True), for the loading thread: Lambda and the local worker serve
+    on it; Azure's worker threads keep the check) unless something
     inside the model transforms the rows first: a pipeline's step may make a value non-finite, and
     the next estimator's check is then what stops a silent wrong answer."""
     try:
